@@ -1,0 +1,3 @@
+from envlens.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""`envlens ...`: the command line. Each command lives in its own module with `register(subparsers)`.
+
+Expected failures (EnvlensError) become one line on stderr and an exit code (2 bad input, 1 failure,
+3 untrusted); only a bug prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from envlens import __version__
+from envlens.errors import EnvlensError
+
+# One module per command family; each defines register(subparsers) and sets `func` on its parser.
+COMMAND_MODULES = (
+    "envlens.cli.resolve_cmd",
+    "envlens.cli.edit_cmd",
+    "envlens.cli.install_cmd",
+    "envlens.cli.run_cmd",
+    "envlens.cli.serve_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envlens",
+        description="Give every notebook and percent script its own reproducible environment.",
+    )
+    parser.add_argument("--version", action="version", version=f"envlens {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is done to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a command not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="envlens: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result = args.func(args)
+        return int(result or 0)
+    except EnvlensError as exc:
+        print(f"envlens: error: {exc.one_line()}", file=sys.stderr)
+        if args.verbose and exc.log:
+            print(exc.log, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("envlens: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,37 @@
+"""`envlens add PATH REQ...` and `envlens remove PATH NAME...`: edit the declaration where it lives."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from envlens.edit import apply_edit, plan_edit
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("add", help="add dependencies to a notebook's or script's declaration")
+    p.add_argument("path", type=Path)
+    p.add_argument("requirements", nargs="+", metavar="REQUIREMENT")
+    p.set_defaults(func=add)
+    r = sub.add_parser("remove", help="remove dependencies from the declaration")
+    r.add_argument("path", type=Path)
+    r.add_argument("names", nargs="+", metavar="NAME")
+    r.set_defaults(func=remove)
+
+
+def add(args: argparse.Namespace) -> int:
+    edit = plan_edit(args.path, add=args.requirements)
+    changed = apply_edit(edit)
+    print(f"{'Added' if changed else 'Already declared'}: {', '.join(args.requirements)} "
+          f"({edit.path})", file=sys.stderr)
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    edit = plan_edit(args.path, remove=args.names)
+    changed = apply_edit(edit)
+    print(f"{'Removed' if changed else 'Not declared'}: {', '.join(args.names)} ({edit.path})",
+          file=sys.stderr)
+    return 0

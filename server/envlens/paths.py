@@ -1,0 +1,34 @@
+"""Where envlens keeps things: platformdirs folders, overridable for tests and clusters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+
+def cache_dir() -> Path:
+    """`ENVLENS_CACHE_DIR`, else the platform's user cache folder (~/.cache/envlens on Linux)."""
+    return Path(os.environ.get("ENVLENS_CACHE_DIR") or platformdirs.user_cache_dir("envlens"))
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("ENVLENS_CONFIG_DIR") or platformdirs.user_config_dir("envlens"))
+
+
+def envs_dir() -> Path:
+    return cache_dir() / "envs"
+
+
+def env_dir(key: str) -> Path:
+    return envs_dir() / key
+
+
+def ready_file(env: Path) -> Path:
+    """Written last by a build: a folder without it is never used."""
+    return env / "ready"
+
+
+def env_python(env: Path) -> Path:
+    return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")

@@ -1,0 +1,29 @@
+"""Where a file's lock lives: `<file>.py.lock` beside a script (uv's place), metadata["uv.lock"] in a notebook."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from envlens.sources.notebook import Notebook
+
+NOTEBOOK_LOCK_KEY = "uv.lock"
+
+
+def script_lock_path(script: Path) -> Path:
+    return script.with_name(script.name + ".lock")
+
+
+def read_lock_text(path: Path, nb: Notebook | None = None) -> str | None:
+    if nb is not None:
+        value = nb.metadata.get(NOTEBOOK_LOCK_KEY)
+        return value if isinstance(value, str) and value.strip() else None
+    lock = script_lock_path(path)
+    try:
+        return lock.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def lock_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

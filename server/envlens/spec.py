@@ -1,0 +1,40 @@
+"""EnvSpec: the normalised declaration an environment is built from, and its key.
+
+Identical declarations give equal specs and so share one environment; any change to what would be
+installed (a requirement, requires-python, channels, index settings, the lock) changes the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Backend = Literal["uv", "conda", "project", "deno"]
+Runtime = Literal["python", "deno"]
+
+KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    backend: Backend
+    requirements: tuple[str, ...] = ()
+    requires_python: str | None = None
+    channels: tuple[str, ...] = ()
+    conda_packages: tuple[str, ...] = ()
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    lock_hash: str | None = None
+    # For the project backend: the project folder (its own .venv is the environment).
+    project_dir: str | None = None
+    runtime: Runtime = "python"
+
+    def canonical_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:KEY_LENGTH]
