@@ -34,7 +34,9 @@ class PlannedEdit:
         return self.old_text != self.new_text
 
 
-def _edit_pyproject(path: Path, add: list[str], remove: list[str], requires_python: str | None) -> PlannedEdit:
+def _edit_pyproject(
+    path: Path, add: list[str], remove: list[str], requires_python: str | None
+) -> PlannedEdit:
     old = read_text(path)
     doc = tomlkit.parse(old)
     project = doc.setdefault("project", tomlkit.table())
@@ -92,7 +94,11 @@ def plan_edit(
     if nb is not None:
         nb2 = Notebook(path=nb.path, data=copy.deepcopy(nb.data), style=nb.style)
         edit_notebook_declaration(
-            nb2, add=add, remove=remove, requires_python=requires_python, replace=replace,
+            nb2,
+            add=add,
+            remove=remove,
+            requires_python=requires_python,
+            replace=replace,
             new_place=settings.new_notebook_declaration,
         )
         return PlannedEdit(path, old, nb2.dumps())

@@ -72,7 +72,9 @@ class InvalidRequirementError(DeclarationError):
     """A requirement string that PEP 508 does not accept."""
 
     def __init__(self, requirement: str, reason: str, **kwargs: object) -> None:
-        hint = kwargs.pop("hint", None) or "Write it as a PEP 508 requirement, for example 'numpy>=2'"
+        hint = (
+            kwargs.pop("hint", None) or "Write it as a PEP 508 requirement, for example 'numpy>=2'"
+        )
         super().__init__(
             f"invalid requirement {requirement!r}: {reason}",
             hint=str(hint),
@@ -126,7 +128,9 @@ class KernelError(EnvlensError):
 class CellExecutionError(EnvlensError):
     """A cell raised; carries the cell number and the error for the summary."""
 
-    def __init__(self, message: str, *, cell: int, ename: str, evalue: str, **kwargs: object) -> None:
+    def __init__(
+        self, message: str, *, cell: int, ename: str, evalue: str, **kwargs: object
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.cell = cell
         self.ename = ename

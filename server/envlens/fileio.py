@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from envlens.errors import BadInputError
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8, newlines untouched), keeping the file's permissions."""
@@ -31,6 +33,19 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def read_text(path: Path) -> str:
-    """Read a user's file as text, keeping its newlines exactly."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return f.read()
+    """Read a user's file as text, keeping its newlines exactly; a clear error when it cannot be."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise BadInputError(
+            "no such file", path=path, hint="Check the path, or save the file first"
+        ) from None
+    except IsADirectoryError:
+        raise BadInputError("this is a folder, not a notebook or script", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            f"the file is not UTF-8 text (byte {exc.start})",
+            path=path,
+            hint="envlens reads notebooks and Python scripts; check that this is the file you meant",
+        ) from None

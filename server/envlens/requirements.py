@@ -12,7 +12,9 @@ from packaging.utils import canonicalize_name
 from envlens.errors import DeclarationError, InvalidRequirementError
 
 
-def parse_requirement(text: str, *, path: Path | None = None, line: int | None = None) -> Requirement:
+def parse_requirement(
+    text: str, *, path: Path | None = None, line: int | None = None
+) -> Requirement:
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
@@ -41,7 +43,15 @@ def requirement_name(text: str) -> str:
     return canonicalize_name(parse_requirement(text).name)
 
 
-def validate_requires_python(value: str, *, path: Path | None = None, line: int | None = None) -> str:
+def toml_reason(exc: Exception) -> str:
+    """tomlkit's message without its own position (we give the file's) and with readable characters."""
+    reason = str(exc).split(" at line ")[0]
+    return reason.replace("'\\x00'", "end of file")
+
+
+def validate_requires_python(
+    value: str, *, path: Path | None = None, line: int | None = None
+) -> str:
     try:
         return str(SpecifierSet(value))
     except InvalidSpecifier:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from envlens import paths
+from envlens.fileio import read_text
 from envlens.requirements import normalise_requirements
 from envlens.settings import Settings
 from envlens.sources import pep723
@@ -81,8 +82,12 @@ def spec_for(decl: Declaration, runtime: Runtime, lock_text: str | None) -> EnvS
     reqs = normalise_requirements(decl.requirements, path=decl.path)
     if decl.kind == "uv-project":
         assert decl.path is not None
-        return EnvSpec(backend="project", requirements=reqs, requires_python=decl.requires_python,
-                       project_dir=str(decl.path.parent))
+        return EnvSpec(
+            backend="project",
+            requirements=reqs,
+            requires_python=decl.requires_python,
+            project_dir=str(decl.path.parent),
+        )
     conda = decl.kind in ("notebook-conda", "pixi", "environment-yml")
     return EnvSpec(
         backend="conda" if conda else "uv",
@@ -110,15 +115,20 @@ def declaration_for(
     else:
         nb = None
         if text is None:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path)
         block = pep723.find_script_block(text, path)
         if block is not None:
             meta = pep723.read_metadata(block, path)
             decl = Declaration(
-                kind="pep723", path=path, requirements=meta.dependencies,
-                requires_python=meta.requires_python, index_url=meta.index_url,
-                extra_index_urls=meta.extra_index_urls, exclude_newer=meta.exclude_newer,
-                start_line=block.start_line, end_line=block.end_line,
+                kind="pep723",
+                path=path,
+                requirements=meta.dependencies,
+                requires_python=meta.requires_python,
+                index_url=meta.index_url,
+                extra_index_urls=meta.extra_index_urls,
+                exclude_newer=meta.exclude_newer,
+                start_line=block.start_line,
+                end_line=block.end_line,
             )
     if decl is None and runtime == "python":
         project = find_project_file(path.parent)

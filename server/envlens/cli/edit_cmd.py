@@ -24,14 +24,19 @@ def register(sub: Any) -> None:
 def add(args: argparse.Namespace) -> int:
     edit = plan_edit(args.path, add=args.requirements)
     changed = apply_edit(edit)
-    print(f"{'Added' if changed else 'Already declared'}: {', '.join(args.requirements)} "
-          f"({edit.path})", file=sys.stderr)
+    print(
+        f"{'Added' if changed else 'Already declared'}: {', '.join(args.requirements)} "
+        f"({edit.path})",
+        file=sys.stderr,
+    )
     return 0
 
 
 def remove(args: argparse.Namespace) -> int:
     edit = plan_edit(args.path, remove=args.names)
     changed = apply_edit(edit)
-    print(f"{'Removed' if changed else 'Not declared'}: {', '.join(args.names)} ({edit.path})",
-          file=sys.stderr)
+    print(
+        f"{'Removed' if changed else 'Not declared'}: {', '.join(args.names)} ({edit.path})",
+        file=sys.stderr,
+    )
     return 0

@@ -11,9 +11,13 @@ from envlens.resolve import resolve
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("resolve", help="show what a notebook or script declares and its environment")
+    p = sub.add_parser(
+        "resolve", help="show what a notebook or script declares and its environment"
+    )
     p.add_argument("path", type=Path)
-    p.add_argument("--json", action="store_true", help="print JSON (what the language server returns)")
+    p.add_argument(
+        "--json", action="store_true", help="print JSON (what the language server returns)"
+    )
     p.set_defaults(func=run)
 
 

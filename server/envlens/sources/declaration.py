@@ -40,7 +40,9 @@ class Declaration:
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     exclude_newer: str | None = None
-    metadata_key: str | None = None  # "runt.uv", "uv", "runt.conda" or "conda" for notebook metadata
+    metadata_key: str | None = (
+        None  # "runt.uv", "uv", "runt.conda" or "conda" for notebook metadata
+    )
     cell: int | None = None  # 0-based index of the notebook cell holding a PEP 723 block
     start_line: int | None = None  # 0-based first line of the block (within the cell for notebooks)
     end_line: int | None = None  # 0-based last line of the block

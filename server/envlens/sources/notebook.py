@@ -90,7 +90,9 @@ def parse_notebook(text: str, path: Path) -> Notebook:
         )
     if not isinstance(data.get("metadata", {}), dict):
         raise NotebookFormatError(
-            "the notebook's 'metadata' is not an object", path=path, line=1,
+            "the notebook's 'metadata' is not an object",
+            path=path,
+            line=1,
             hint="Fix the notebook JSON so that metadata is an object",
         )
     major = data.get("nbformat")
@@ -104,21 +106,16 @@ def parse_notebook(text: str, path: Path) -> Notebook:
     for i, cell in enumerate(data["cells"]):
         if not isinstance(cell, dict) or "cell_type" not in cell:
             raise NotebookFormatError(
-                f"cell {i + 1} has no 'cell_type'", path=path, cell=i + 1,
+                f"cell {i + 1} has no 'cell_type'",
+                path=path,
+                cell=i + 1,
                 hint="Fix the notebook JSON",
             )
     return Notebook(path=path, data=data, style=_detect_style(text))
 
 
 def load_notebook(path: Path) -> Notebook:
-    try:
-        text = read_text(path)
-    except UnicodeDecodeError:
-        raise NotebookFormatError(
-            "the notebook is not UTF-8 text", path=path,
-            hint="Check that this is the notebook you meant to open",
-        ) from None
-    return parse_notebook(text, path)
+    return parse_notebook(read_text(path), path)
 
 
 def cell_source(cell: Json) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from envlens.errors import DeclarationError, EnvlensError
@@ -18,7 +17,12 @@ from envlens.sources.notebook import (
     set_cell_source,
 )
 
-METADATA_KEYS: tuple[tuple[str, ...], ...] = (("runt", "uv"), ("uv",), ("runt", "conda"), ("conda",))
+METADATA_KEYS: tuple[tuple[str, ...], ...] = (
+    ("runt", "uv"),
+    ("uv",),
+    ("runt", "conda"),
+    ("conda",),
+)
 
 NewDeclarationPlace = Literal["cell", "metadata"]
 
@@ -83,7 +87,8 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
         where = "metadata." + ".".join(keys)
         if not isinstance(value, dict):
             raise DeclarationError(
-                f"notebook {where} must be an object", path=nb.path,
+                f"notebook {where} must be an object",
+                path=nb.path,
                 line=_json_line(nb, f'"{keys[-1]}"'),
                 hint='Write it as {"dependencies": [...]}',
             )
@@ -93,9 +98,14 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
                 parse_requirement(d, path=nb.path, line=_json_line(nb, d))
             rp = value.get("requires-python")
             if rp is not None:
-                rp = validate_requires_python(str(rp), path=nb.path, line=_json_line(nb, '"requires-python"'))
+                rp = validate_requires_python(
+                    str(rp), path=nb.path, line=_json_line(nb, '"requires-python"')
+                )
             return Declaration(
-                kind="notebook-uv", path=nb.path, requirements=deps, requires_python=rp,
+                kind="notebook-uv",
+                path=nb.path,
+                requirements=deps,
+                requires_python=rp,
                 metadata_key=".".join(keys),
             )
         python = value.get("python")
@@ -139,12 +149,18 @@ def edit_notebook_declaration(
     if decl is not None and decl.kind == "pep723" and decl.cell is not None:
         cell = nb.cells[decl.cell]
         text = pep723.edit_script_text(
-            cell_source(cell), nb.path, add=add, remove=remove,
-            requires_python=requires_python, replace=replace,
+            cell_source(cell),
+            nb.path,
+            add=add,
+            remove=remove,
+            requires_python=requires_python,
+            replace=replace,
         )
         set_cell_source(cell, text)
         return
-    if decl is not None and decl.kind == "notebook-uv" or (decl is None and new_place == "metadata"):
+    if (decl is not None and decl.kind == "notebook-uv") or (
+        decl is None and new_place == "metadata"
+    ):
         keys = tuple(decl.metadata_key.split(".")) if decl and decl.metadata_key else ("uv",)
         target = nb.metadata
         for k in keys:

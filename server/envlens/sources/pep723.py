@@ -16,7 +16,12 @@ from tomlkit.items import Array
 from tomlkit.toml_document import TOMLDocument
 
 from envlens.errors import DeclarationError
-from envlens.requirements import parse_requirement, requirement_name, validate_requires_python
+from envlens.requirements import (
+    parse_requirement,
+    requirement_name,
+    toml_reason,
+    validate_requires_python,
+)
 
 # The PEP's reference regular expression.
 BLOCK_RE = re.compile(
@@ -44,7 +49,9 @@ class ScriptMetadata:
     exclude_newer: str | None
 
 
-def find_script_block(text: str, path: Path | None = None, line_offset: int = 0) -> ScriptBlock | None:
+def find_script_block(
+    text: str, path: Path | None = None, line_offset: int = 0
+) -> ScriptBlock | None:
     """The file's `script` block, or None. Two of them are an error, as the PEP says."""
     found: list[re.Match[str]] = [m for m in BLOCK_RE.finditer(text) if m.group("type") == "script"]
     if len(found) > 1:
@@ -79,7 +86,7 @@ def parse_toml(block: ScriptBlock, path: Path | None, line_offset: int = 0) -> T
     except tomlkit.exceptions.ParseError as exc:
         # The block's first TOML line is the line after `# /// script`.
         line = block.start_line + 1 + exc.line + line_offset
-        reason = str(exc).split(" at line ")[0]
+        reason = toml_reason(exc)
         raise DeclarationError(
             f"the '# /// script' block is not valid TOML: {reason}",
             path=path,
@@ -87,6 +94,14 @@ def parse_toml(block: ScriptBlock, path: Path | None, line_offset: int = 0) -> T
             column=exc.col + 2,
             hint="Fix the TOML; every line in the block starts with '# '",
         ) from None
+
+
+def key_line(block: ScriptBlock, key: str) -> int:
+    """1-based file line of a top-level key in the block (the opening line if absent)."""
+    for i, line in enumerate(block.toml.splitlines()):
+        if line.split("=")[0].strip() == key:
+            return block.start_line + 2 + i
+    return block.start_line + 1
 
 
 def dependency_line(block: ScriptBlock, requirement: str) -> int:
@@ -108,18 +123,17 @@ def read_metadata(
         raise DeclarationError(
             "'dependencies' in the script block must be a list of strings",
             path=path,
-            line=block.start_line + 1 + line_offset,
+            line=key_line(block, "dependencies") + line_offset,
             hint='Write it as dependencies = ["numpy", "pandas>=2"]',
         )
     for dep in deps:
         parse_requirement(dep, path=path, line=dependency_line(block, dep) + 1 + line_offset)
     rp = data.get("requires-python")
     if rp is not None:
+        rp_line = key_line(block, "requires-python") + line_offset
         if not isinstance(rp, str):
-            raise DeclarationError(
-                "'requires-python' must be a string", path=path, line=block.start_line + 1 + line_offset
-            )
-        rp = validate_requires_python(rp, path=path, line=block.start_line + 1 + line_offset)
+            raise DeclarationError("'requires-python' must be a string", path=path, line=rp_line)
+        rp = validate_requires_python(rp, path=path, line=rp_line)
     uv = data.get("tool", {}).get("uv", {}) if isinstance(data.get("tool"), dict) else {}
     index_url = uv.get("index-url") if isinstance(uv, dict) else None
     extra = uv.get("extra-index-url", []) if isinstance(uv, dict) else []
@@ -128,7 +142,9 @@ def read_metadata(
         dependencies=tuple(deps),
         requires_python=rp,
         index_url=index_url if isinstance(index_url, str) else None,
-        extra_index_urls=tuple(e for e in extra if isinstance(e, str)) if isinstance(extra, list) else (),
+        extra_index_urls=tuple(e for e in extra if isinstance(e, str))
+        if isinstance(extra, list)
+        else (),
         exclude_newer=str(exclude_newer) if exclude_newer else None,
     )
 
@@ -215,8 +231,10 @@ def edit_script_text(
         # A shebang or an encoding line must stay first.
         lines = text.splitlines(keepends=True)
         head = 0
-        while head < len(lines) and head < 2 and (
-            lines[head].startswith("#!") or re.match(r"^#.*coding[:=]", lines[head])
+        while (
+            head < len(lines)
+            and head < 2
+            and (lines[head].startswith("#!") or re.match(r"^#.*coding[:=]", lines[head]))
         ):
             head += 1
         prefix = "".join(lines[:head])

@@ -14,7 +14,7 @@ import tomlkit.exceptions
 import yaml
 
 from envlens.errors import DeclarationError
-from envlens.requirements import parse_requirement, validate_requires_python
+from envlens.requirements import parse_requirement, toml_reason, validate_requires_python
 from envlens.sources.declaration import Declaration
 
 PROJECT_FILES = ("pyproject.toml", "pixi.toml", "environment.yml", "environment.yaml")
@@ -38,8 +38,11 @@ def _load_toml(path: Path) -> dict[str, Any]:
         return tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
     except tomlkit.exceptions.ParseError as exc:
         raise DeclarationError(
-            f"{path.name} is not valid TOML: {str(exc).split(' at line ')[0]}",
-            path=path, line=exc.line, column=exc.col, hint=f"Fix the TOML in {path.name}",
+            f"{path.name} is not valid TOML: {toml_reason(exc)}",
+            path=path,
+            line=exc.line,
+            column=exc.col,
+            hint=f"Fix the TOML in {path.name}",
         ) from None
 
 
@@ -54,8 +57,10 @@ def _checked(path: Path, reqs: Any, where: str) -> tuple[str, ...]:
         return ()
     if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
         raise DeclarationError(
-            f"{where} in {path.name} must be a list of strings", path=path,
-            line=_line_of(path, where.split(".")[-1]), hint="Write it as a list of requirement strings",
+            f"{where} in {path.name} must be a list of strings",
+            path=path,
+            line=_line_of(path, where.split(".")[-1]),
+            hint="Write it as a list of requirement strings",
         )
     for r in reqs:
         parse_requirement(r, path=path, line=_line_of(path, r))
@@ -69,8 +74,11 @@ def read_pyproject(path: Path) -> Declaration:
     rp = project.get("requires-python") if isinstance(project, dict) else None
     if rp is not None:
         rp = validate_requires_python(str(rp), path=path, line=_line_of(path, "requires-python"))
-    reqs = _checked(path, project.get("dependencies") if isinstance(project, dict) else None,
-                    "project.dependencies")
+    reqs = _checked(
+        path,
+        project.get("dependencies") if isinstance(project, dict) else None,
+        "project.dependencies",
+    )
     is_uv_project = tool_uv is not None or (path.parent / "uv.lock").is_file()
     return Declaration(
         kind="uv-project" if is_uv_project else "pyproject",
@@ -83,7 +91,13 @@ def read_pyproject(path: Path) -> Declaration:
 def _pixi_spec(name: str, value: Any) -> str:
     """A pixi dependency table entry as a requirement: `numpy = ">=1.2"` -> `numpy>=1.2`."""
     if isinstance(value, str):
-        return name if value in ("*", "") else f"{name}{value}" if value[0] in "<>=!~" else f"{name}=={value}"
+        return (
+            name
+            if value in ("*", "")
+            else f"{name}{value}"
+            if value[0] in "<>=!~"
+            else f"{name}=={value}"
+        )
     if isinstance(value, dict) and isinstance(value.get("version"), str):
         return _pixi_spec(name, value["version"])
     return name
@@ -97,15 +111,29 @@ def read_pixi(path: Path) -> Declaration:
     reqs = [_pixi_spec(n, v) for n, v in pypi.items()] if isinstance(pypi, dict) else []
     for r in reqs:
         parse_requirement(r, path=path, line=_line_of(path, r.split("=")[0]))
-    conda_pkgs = tuple(_pixi_spec(n, v) for n, v in conda.items() if n != "python") if isinstance(conda, dict) else ()
+    conda_pkgs = (
+        tuple(_pixi_spec(n, v) for n, v in conda.items() if n != "python")
+        if isinstance(conda, dict)
+        else ()
+    )
     ws = data.get("workspace") or data.get("project") or {}
     channels = tuple(ws.get("channels", [])) if isinstance(ws, dict) else ()
     rp = None
     if isinstance(python, str) and python not in ("*", ""):
-        rp = python if python[0] in "<>=!~" else f"=={python}.*" if python.count(".") < 2 else f"=={python}"
+        rp = (
+            python
+            if python[0] in "<>=!~"
+            else f"=={python}.*"
+            if python.count(".") < 2
+            else f"=={python}"
+        )
     return Declaration(
-        kind="pixi", path=path, requirements=tuple(reqs), requires_python=rp,
-        conda_packages=conda_pkgs, channels=channels,
+        kind="pixi",
+        path=path,
+        requirements=tuple(reqs),
+        requires_python=rp,
+        conda_packages=conda_pkgs,
+        channels=channels,
     )
 
 
@@ -116,10 +144,14 @@ def read_environment_yml(path: Path) -> Declaration:
         mark = getattr(exc, "problem_mark", None)
         raise DeclarationError(
             f"{path.name} is not valid YAML: {getattr(exc, 'problem', exc)}",
-            path=path, line=mark.line + 1 if mark else None, hint=f"Fix the YAML in {path.name}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+            hint=f"Fix the YAML in {path.name}",
         ) from None
     if not isinstance(data, dict):
-        raise DeclarationError(f"{path.name} must be a mapping with 'dependencies'", path=path, line=1)
+        raise DeclarationError(
+            f"{path.name} must be a mapping with 'dependencies'", path=path, line=1
+        )
     deps = data.get("dependencies") or []
     pip: list[str] = []
     conda: list[str] = []
@@ -130,19 +162,28 @@ def read_environment_yml(path: Path) -> Declaration:
         elif isinstance(d, str):
             name = d.split("=")[0].split("<")[0].split(">")[0].strip()
             if name == "python":
-                python = d[len("python"):].strip() or None
+                python = d[len("python") :].strip() or None
             elif name != "pip":
                 conda.append(d)
     for r in pip:
         parse_requirement(r, path=path, line=_line_of(path, r))
     rp = None
     if python:
-        rp = python if python[0] in "<>!~" or python.startswith("==") else f"=={python.lstrip('=')}.*" \
-            if python.lstrip("=").count(".") < 2 else f"=={python.lstrip('=')}"
+        rp = (
+            python
+            if python[0] in "<>!~" or python.startswith("==")
+            else f"=={python.lstrip('=')}.*"
+            if python.lstrip("=").count(".") < 2
+            else f"=={python.lstrip('=')}"
+        )
     channels = tuple(str(c) for c in data.get("channels") or [])
     return Declaration(
-        kind="environment-yml", path=path, requirements=tuple(pip), requires_python=rp,
-        conda_packages=tuple(conda), channels=channels,
+        kind="environment-yml",
+        path=path,
+        requirements=tuple(pip),
+        requires_python=rp,
+        conda_packages=tuple(conda),
+        channels=channels,
     )
 
 
