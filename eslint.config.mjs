@@ -1,0 +1,26 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["dist/**", "out/**", "node_modules/**", "test-artifacts/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["extension/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      eqeqeq: ["error", "always"],
+    },
+  },
+  {
+    // Decision logic is unit tested without an editor: it must not import vscode.
+    files: ["extension/src/core/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { paths: ["vscode"] }] },
+  },
+  {
+    files: ["extension/test/e2e/**/*.mjs", "esbuild.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", Buffer: "readonly" },
+    },
+  },
+);

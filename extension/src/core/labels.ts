@@ -1,0 +1,102 @@
+// Words the user sees: controller labels, status texts, lens titles.
+import type { EnvironmentInfo, Operation, ResolveResult } from "./protocol";
+
+/** "numpy>=1.26; python_version>'3.9'" -> "numpy" (as written, extras dropped). */
+export function requirementName(req: string): string {
+  const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(req);
+  return m ? m[1] : req.trim();
+}
+
+/** PEP 503 normalised name, for comparisons. */
+export function canonicalName(name: string): string {
+  return requirementName(name).toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+/** "3.12.1" -> "3.12"; ">=3.11" / "==3.12.*" -> "3.11" / "3.12"; otherwise undefined. */
+export function shortPython(pythonVersion: string | null | undefined, requiresPython?: string | null): string | undefined {
+  const pick = (s: string | null | undefined): string | undefined => {
+    const m = s ? /(\d+)\.(\d+)/.exec(s) : null;
+    return m ? `${m[1]}.${m[2]}` : undefined;
+  };
+  return pick(pythonVersion) ?? pick(requiresPython);
+}
+
+export function dependencySummary(names: readonly string[], max = 3): string {
+  const unique = [...new Set(names.map(requirementName))];
+  if (unique.length === 0) return "no dependencies";
+  if (unique.length <= max) return unique.join(", ");
+  return `${unique.slice(0, max).join(", ")} +${unique.length - max} more`;
+}
+
+/** "envlens: numpy, pandas (Python 3.12)" */
+export function controllerLabel(
+  res: Pick<ResolveResult, "declared" | "requirements" | "requiresPython" | "source"> | undefined,
+  pythonVersion?: string | null,
+): string {
+  if (!res) return "envlens";
+  const py = shortPython(pythonVersion, res.requiresPython);
+  const suffix = py ? ` (Python ${py})` : "";
+  if (res.source.kind === "pyproject" || res.source.kind === "uv-project") {
+    return `envlens: ${res.source.label}${suffix}`;
+  }
+  const names = res.declared.length > 0 ? res.declared : res.requirements;
+  return `envlens: ${dependencySummary(names)}${suffix}`;
+}
+
+export function controllerDescription(res: Pick<ResolveResult, "source" | "key"> | undefined): string {
+  if (!res) return "Runs cells in the environment the notebook declares";
+  return `${res.source.label} · env ${res.key.slice(0, 8)}`;
+}
+
+export type EnvState = "none" | "not-built" | "building" | "ready" | "failed" | "untrusted-workspace";
+
+export function envState(
+  res: Pick<ResolveResult, "built" | "source"> | undefined,
+  info: Pick<EnvironmentInfo, "built" | "operations"> | undefined,
+  trustedWorkspace = true,
+): EnvState {
+  if (!trustedWorkspace) return "untrusted-workspace";
+  if (!res) return "none";
+  const last = latestOperation(info?.operations ?? []);
+  if (last?.status === "running") return "building";
+  const built = info?.built ?? res.built;
+  if (built) return "ready";
+  if (last?.status === "failed") return "failed";
+  return "not-built";
+}
+
+export function statusBarText(state: EnvState, res?: Pick<ResolveResult, "declared" | "requirements">): string {
+  const n = res ? (res.declared.length || res.requirements.length) : 0;
+  const deps = `${n} dep${n === 1 ? "" : "s"}`;
+  switch (state) {
+    case "none":
+      return "$(package) envlens";
+    case "not-built":
+      return `$(cloud-download) env not built · ${deps}`;
+    case "building":
+      return "$(sync~spin) building env…";
+    case "ready":
+      return `$(check) env ready · ${deps}`;
+    case "failed":
+      return "$(error) env build failed";
+    case "untrusted-workspace":
+      return "$(shield) envlens: restricted";
+  }
+}
+
+export function latestOperation(ops: readonly Operation[]): Operation | undefined {
+  let best: Operation | undefined;
+  for (const op of ops) if (!best || op.started >= best.started) best = op;
+  return best;
+}
+
+export function operationLabel(op: Operation, now = Date.now()): { label: string; description: string; icon: string } {
+  const icon = op.status === "running" ? "sync~spin" : op.status === "succeeded" ? "pass" : "error";
+  const seconds = ((op.ended ?? now / 1000) - op.started).toFixed(1);
+  const description = op.status === "running" ? `running ${seconds} s` : `${op.status} in ${seconds} s`;
+  return { label: op.title, description, icon };
+}
+
+export function lockStateLabel(state: EnvironmentInfo["lockState"]): string {
+  return state === "none" ? "not locked" : state === "fresh" ? "locked (up to date)" : "locked (stale: declaration changed)";
+}
