@@ -1,0 +1,52 @@
+"""`envlens run PATH [-o OUT.ipynb] [--inplace] [--timeout SECONDS]`: execute headless.
+
+Progress goes to stderr; the last line is the summary. A failing cell exits 1 with its number, its
+first line and the error, after its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from envlens.kernels.run import run_file, strip_ansi
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="execute a notebook or percent script in its own environment and save the outputs",
+        description="Build (or reuse) the file's environment, run every code cell in order, stop at "
+        "the first error, and write the executed notebook (default: NAME.out.ipynb beside it).",
+    )
+    p.add_argument("path", type=Path, help="a .ipynb notebook or a .py percent script")
+    p.add_argument("-o", "--output", type=Path, help="where to write the executed notebook")
+    p.add_argument(
+        "--inplace", action="store_true", help="write the outputs into the notebook itself"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="interrupt a cell that runs longer than this (default: no limit)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    def progress(message: str) -> None:
+        print(f"envlens: {message}", file=sys.stderr, flush=True)
+
+    report = run_file(
+        args.path, args.output, inplace=args.inplace, timeout=args.timeout, progress=progress
+    )
+    if report.error is not None:
+        if report.traceback:
+            tb = "\n".join(report.traceback)
+            print(tb if sys.stderr.isatty() else strip_ansi(tb), file=sys.stderr)
+        print(f"envlens: {report.summary()}", file=sys.stderr)
+        raise report.error
+    print(f"envlens: {report.summary()}", file=sys.stderr)
+    return 0
