@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "envlens.cli.install_cmd",
     "envlens.cli.run_cmd",
     "envlens.cli.serve_cmd",
+    "envlens.cli.trust_cmd",
 )
 
 
