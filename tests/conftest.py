@@ -71,13 +71,31 @@ def ensure_wheelhouse() -> Path:
             # pip download (run by uv, so no pip needs to be installed) fetches wheels for a Python
             # other than the one running it.
             proc = subprocess.run(
-                [_uv(), "tool", "run", "--from", "pip", "pip", "download", "--quiet",
-                 "--disable-pip-version-check", "--only-binary=:all:", "--python-version", version,
-                 "--dest", str(target), pin],
-                capture_output=True, text=True, check=False,
+                [
+                    _uv(),
+                    "tool",
+                    "run",
+                    "--from",
+                    "pip",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--only-binary=:all:",
+                    "--python-version",
+                    version,
+                    "--dest",
+                    str(target),
+                    pin,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if proc.returncode != 0:
-                raise RuntimeError(f"downloading the test wheelhouse failed:\n{proc.stdout}{proc.stderr}")
+                raise RuntimeError(
+                    f"downloading the test wheelhouse failed:\n{proc.stdout}{proc.stderr}"
+                )
         done.write_text("ok\n")
     return target
 
@@ -97,8 +115,9 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def make_wheel(folder: Path, name: str, version: str, modules: dict[str, str],
-               requires: Sequence[str] = ()) -> Path:
+def make_wheel(
+    folder: Path, name: str, version: str, modules: dict[str, str], requires: Sequence[str] = ()
+) -> Path:
     """Write a pure-Python wheel: `modules` maps a module name to its source."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
@@ -106,7 +125,9 @@ def make_wheel(folder: Path, name: str, version: str, modules: dict[str, str],
     meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {f"{m}.py": src for m, src in modules.items()}
     files[f"{info}/METADATA"] = meta
-    files[f"{info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: envlens-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: envlens-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     files[f"{info}/top_level.txt"] = "".join(f"{m}\n" for m in modules)
     path = folder / f"{dist}-{version}-py3-none-any.whl"
     record = [_record_line(n, t.encode()) for n, t in files.items()] + [f"{info}/RECORD,,"]
@@ -117,7 +138,7 @@ def make_wheel(folder: Path, name: str, version: str, modules: dict[str, str],
 
 
 # An in-tree PEP 517 backend that sleeps while building (for kill / cancel tests).
-_SLOW_BACKEND = '''
+_SLOW_BACKEND = """
 import base64, hashlib, os, time, zipfile
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -141,13 +162,13 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for n, t in files.items():
             zf.writestr(n, t)
     return name
-'''
+"""
 
 
 def make_slow_sdist(folder: Path) -> Path:
     files = {
         "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
-                          '[project]\nname = "tinyslow"\nversion = "1.0"\n',
+        '[project]\nname = "tinyslow"\nversion = "1.0"\n',
         "PKG-INFO": "Metadata-Version: 2.2\nName: tinyslow\nVersion: 1.0\n",
         "backend.py": _SLOW_BACKEND,
         "tinyslow.py": "__version__ = '1.0'\n",
@@ -167,8 +188,13 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-index")
     make_wheel(folder, "tinyalpha", "1.0", {"tinyalpha": "__version__ = '1.0'\n"})
     make_wheel(folder, "tinyalpha", "2.0", {"tinyalpha": "__version__ = '2.0'\n"})
-    make_wheel(folder, "tinybeta", "1.0",
-               {"tinybeta": "import tinyalpha\n__version__ = '1.0'\n"}, requires=["tinyalpha"])
+    make_wheel(
+        folder,
+        "tinybeta",
+        "1.0",
+        {"tinybeta": "import tinyalpha\n__version__ = '1.0'\n"},
+        requires=["tinyalpha"],
+    )
     make_wheel(folder, "tiny-gamma", "0.1", {"tiny_gamma": "__version__ = '0.1'\n"})
     make_wheel(folder, "tinyimg", "1.0", {"timg": "__version__ = '1.0'\n"})
     make_slow_sdist(folder)
@@ -179,8 +205,9 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory,
-                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     cache = tmp_path_factory.mktemp("envlens-cache")
     monkeypatch.setenv("ENVLENS_CACHE_DIR", str(cache))
     monkeypatch.setenv("ENVLENS_CONFIG_DIR", str(tmp_path_factory.mktemp("envlens-config")))
@@ -188,9 +215,13 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory,
 
 
 @pytest.fixture
-def offline_index(isolated_cache: Path, wheelhouse: Path, tiny_index: Path,
-                  tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def offline_index(
+    isolated_cache: Path,
+    wheelhouse: Path,
+    tiny_index: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
     # uv 0.13 has no UV_NO_INDEX; an empty local folder as the default index does the same.
     empty = tmp_path_factory.mktemp("empty-index")
     monkeypatch.setenv("UV_DEFAULT_INDEX", empty.as_uri())
@@ -201,8 +232,12 @@ def offline_index(isolated_cache: Path, wheelhouse: Path, tiny_index: Path,
     yield isolated_cache
 
 
-def write_script(path: Path, dependencies: Sequence[str], requires_python: str | None = None,
-                 body: str = "import sys\n") -> Path:
+def write_script(
+    path: Path,
+    dependencies: Sequence[str],
+    requires_python: str | None = None,
+    body: str = "import sys\n",
+) -> Path:
     lines = ["# /// script"]
     if requires_python:
         lines.append(f'# requires-python = "{requires_python}"')
