@@ -463,19 +463,23 @@ def sign_notebook_text(text: str, path: Path) -> str:
     return text if signed is None else signed
 
 
-def approve(res: Resolution) -> TrustState:
+def approve(
+    res: Resolution, *, write_file: bool = True, notebook: Notebook | None = None
+) -> TrustState:
     """Approve what `res` declares: sign the notebook (or record the script) and allow its packages.
 
     A notebook is signed on disk only when the file's declaration is the one approved (it may be an
     editor's unsaved buffer) and its layout can be kept byte for byte; the trust store always records
-    the approval, so it holds either way.
+    the approval, so it holds either way. `write_file=False` leaves the file alone (a notebook open
+    in an editor gets the signature through the editor instead, see `sign`); `notebook` is that
+    editor's notebook, passed on to `trust_state`.
     """
     _, names, _ = _names(res)
     kind = res.declaration.kind
     if kind != "none" and kind not in PROJECT_KINDS:
         signature = sign(res)
         _record(res.path, signature)
-        if res.path.suffix == ".ipynb" and res.path.exists():
+        if write_file and res.path.suffix == ".ipynb" and res.path.exists():
             text = read_text(res.path)
             on_disk = resolve(res.path, notebook=parse_notebook(text, res.path))
             if declaration_payload(on_disk) == declaration_payload(res):
@@ -483,7 +487,7 @@ def approve(res: Resolution) -> TrustState:
                 if signed is not None and signed != text:
                     atomic_write_text(res.path, signed)
     _allow(names)
-    return trust_state(res)
+    return trust_state(res, notebook=notebook)
 
 
 def resign_if_trusted(before: Resolution, after_path: Path) -> bool:

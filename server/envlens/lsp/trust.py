@@ -1,0 +1,128 @@
+"""Trust over LSP: `envlens/trustState` for the extension's trust dialog, `envlens.trust` to approve,
+and `require_trusted(server, path)` for the install, sync and kernel-start handlers to call first.
+
+The decisions are in `envlens.trust`; this module only finds the file's current resolution (the
+editor's buffer when the file is open) and translates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pygls.exceptions import JsonRpcServerError
+from pygls.lsp.server import LanguageServer
+from pygls.uris import from_fs_path, to_fs_path
+
+from envlens import trust
+from envlens.errors import EnvlensError
+from envlens.resolve import Resolution, resolve
+from envlens.settings import Settings
+from envlens.sources.notebook import Notebook
+
+TRUST_STATE = "envlens/trustState"
+TRUST_COMMAND = "envlens.trust"
+ENVLENS_ERROR_CODE = -32001  # the same server-error code the other envlens requests use
+METADATA_PATH = ["envlens", "trust"]  # where a notebook's signature goes in its Jupyter metadata
+
+
+def _error(exc: EnvlensError) -> JsonRpcServerError:
+    data = {"error": type(exc).__name__, "hint": exc.hint}
+    return JsonRpcServerError(exc.one_line(), ENVLENS_ERROR_CODE, data)  # type: ignore[no-untyped-call]
+
+
+def _uri(params: Any) -> str:
+    value = params.get("uri") if isinstance(params, dict) else getattr(params, "uri", None)
+    if not isinstance(value, str):
+        raise JsonRpcServerError("missing parameter 'uri'", ENVLENS_ERROR_CODE)  # type: ignore[no-untyped-call]
+    return value
+
+
+def _path(uri: str) -> Path:
+    path = to_fs_path(uri)
+    if path is None:
+        raise JsonRpcServerError(f"not a file URI: {uri}", ENVLENS_ERROR_CODE)  # type: ignore[no-untyped-call]
+    return Path(path)
+
+
+def current(
+    server: LanguageServer, path: Path, uri: str | None = None
+) -> tuple[Resolution, Notebook | None, bool]:
+    """(resolution, the editor's notebook or None, whether the file is open in the editor).
+
+    Uses the server's snapshot of the open buffer when it has one (EnvlensServer.snapshot), so the
+    dialog shows what would be installed from what the user sees, else the file on disk.
+    """
+    settings = getattr(server, "settings", None)
+    settings = settings if isinstance(settings, Settings) else None
+    snapshot_fn = getattr(server, "snapshot", None)
+    is_open_fn = getattr(server, "is_open", None)
+    uri = uri or from_fs_path(str(path)) or str(path)
+    is_open = bool(is_open_fn(uri)) if callable(is_open_fn) else False
+    snap = snapshot_fn(uri) if callable(snapshot_fn) and is_open else None
+    if snap is not None and getattr(snap, "is_notebook", False):
+        nb = snap.notebook()
+        return resolve(path, notebook=nb, settings=settings), nb, True
+    if snap is not None and getattr(snap, "text", None) is not None:
+        return resolve(path, text=snap.text, settings=settings), None, True
+    return resolve(path, settings=settings), None, is_open
+
+
+def require_trusted(server: LanguageServer, path: Path, uri: str | None = None) -> trust.TrustState:
+    """The gate for install, sync and kernel start: raises UntrustedError (turn it into the
+    handler's usual error; its data says "UntrustedError" so the client can open the trust dialog)."""
+    res, nb, _ = current(server, path, uri)
+    return trust.require_trusted(res, notebook=nb)
+
+
+def state_json(server: LanguageServer, uri: str) -> dict[str, Any]:
+    res, nb, _ = current(server, _path(uri), uri)
+    return {"uri": uri, **trust.trust_state(res, notebook=nb).to_json()}
+
+
+def approve_json(server: LanguageServer, uri: str) -> dict[str, Any]:
+    """Approve the file's current declaration.
+
+    A notebook open in the editor is not written behind its back: the approval is recorded on this
+    machine, and `signature` is returned for the client to set at metadata.envlens.trust (so it is
+    saved with the notebook); a closed notebook is signed on disk.
+    """
+    res, nb, is_open = current(server, _path(uri), uri)
+    state = trust.approve(res, write_file=not is_open, notebook=nb)
+    signature = (
+        trust.sign(res)
+        if res.path.suffix == ".ipynb" and state.status not in ("nothing-declared", "project")
+        else None
+    )
+    return {
+        "ok": True,
+        "uri": uri,
+        **state.to_json(),
+        "signature": signature,
+        "metadataPath": METADATA_PATH if signature else None,
+    }
+
+
+def register(server: LanguageServer) -> None:
+    @server.feature(TRUST_STATE)
+    def trust_state(ls: LanguageServer, params: Any) -> dict[str, Any]:
+        try:
+            return state_json(ls, _uri(params))
+        except EnvlensError as exc:
+            raise _error(exc) from None
+
+    @server.command(TRUST_COMMAND)
+    def trust_command(ls: LanguageServer, *args: Any) -> dict[str, Any]:
+        if not args or not isinstance(args[0], str):
+            raise JsonRpcServerError("envlens.trust needs [uri]", ENVLENS_ERROR_CODE)  # type: ignore[no-untyped-call]
+        try:
+            result = approve_json(ls, args[0])
+        except EnvlensError as exc:
+            raise _error(exc) from None
+        touch = getattr(ls, "touch_all", None)
+        if callable(touch):  # lenses and diagnostics that depend on trust change now
+            touch()
+        refresh = getattr(ls, "refresh_lenses", None)
+        if callable(refresh):
+            refresh()
+        return result

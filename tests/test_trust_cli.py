@@ -1,0 +1,164 @@
+"""`envlens trust` and the gates of `envlens install` / `envlens run`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envlens import trust
+from envlens.resolve import resolve
+
+ENVLENS = [sys.executable, "-m", "envlens"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e["ENVLENS_CONFIG_DIR"] = str(tmp_path / "config")
+    e["ENVLENS_CACHE_DIR"] = str(tmp_path / "cache")
+    e.pop("ENVLENS_TRUST", None)
+    return e
+
+
+def envlens(
+    *args: str, env: dict[str, str], stdin: Any = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ENVLENS, *args], env=env, stdin=stdin, capture_output=True, text=True, timeout=300
+    )
+
+
+def notebook(folder: Path, deps: list[str], name: str = "nb.ipynb") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".git").mkdir(exist_ok=True)
+    cells: list[dict[str, Any]] = []
+    if deps:
+        block = "# /// script\n# dependencies = [\n"
+        block += "".join(f'#     "{d}",\n' for d in deps) + "# ]\n# ///"
+        cells.append(
+            {"cell_type": "code", "execution_count": None, "id": "decl", "metadata": {},
+             "outputs": [], "source": block.splitlines(keepends=True)}
+        )  # fmt: skip
+    cells.append(
+        {"cell_type": "code", "execution_count": None, "id": "work", "metadata": {},
+         "outputs": [], "source": ["print(6 * 7)"]}
+    )  # fmt: skip
+    data = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    p = folder / name
+    p.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return p
+
+
+def test_trust_without_tty_refuses_and_changes_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    p = notebook(tmp_path / "w", ["reqeusts", "numpy>=2"])
+    before = p.read_bytes()
+    r = envlens("trust", str(p), env=env)
+    assert r.returncode == 3
+    assert (
+        "reqeusts" in r.stderr and "looks like a typo of the popular package 'requests'" in r.stderr
+    )
+    assert "numpy>=2" in r.stderr and "new to you" in r.stderr
+    assert f"envlens trust {p} --yes" in r.stderr
+    assert p.read_bytes() == before
+    assert not (tmp_path / "config" / "trusted.json").exists()
+
+
+def test_trust_yes_signs_and_check_reports(tmp_path: Path, env: dict[str, str]) -> None:
+    p = notebook(tmp_path / "w", ["numpy>=2"])
+    assert envlens("trust", "--check", str(p), env=env).returncode == 3
+    r = envlens("trust", "--yes", str(p), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Approved (signed the notebook)" in r.stderr
+    assert json.loads(p.read_text())["metadata"]["envlens"]["trust"].startswith("hmac-sha256:")
+    r = envlens("trust", "--check", str(p), env=env)
+    assert r.returncode == 0 and "signed on this machine" in r.stderr
+
+
+def _answer_on_tty(args: list[str], answer: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run envlens with a pseudo-terminal as stdin and stdout, type `answer` at the prompt."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [*ENVLENS, *args], env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True
+    )
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 60
+    answered = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        if not answered and b"[y/N]" in out:
+            os.write(master, answer.encode() + b"\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    code = proc.wait(timeout=30)
+    os.close(master)
+    return code, out.decode(errors="replace")
+
+
+def test_trust_on_tty_asks(tmp_path: Path, env: dict[str, str]) -> None:
+    p = notebook(tmp_path / "w", ["pandsa"])
+    code, out = _answer_on_tty(["trust", str(p)], "n", env)
+    assert code == 3 and "Not approved" in out
+    assert "looks like a typo of the popular package 'pandas'" in out
+    assert "trust" not in json.loads(p.read_text())["metadata"].get("envlens", {})
+    code, out = _answer_on_tty(["trust", str(p)], "y", env)
+    assert code == 0 and "Approved" in out, out
+    env_before = os.environ.get("ENVLENS_CONFIG_DIR")
+    os.environ["ENVLENS_CONFIG_DIR"] = env["ENVLENS_CONFIG_DIR"]
+    try:
+        assert trust.trust_state(resolve(p)).trusted
+    finally:
+        if env_before is None:
+            del os.environ["ENVLENS_CONFIG_DIR"]
+        else:
+            os.environ["ENVLENS_CONFIG_DIR"] = env_before
+
+
+def test_trust_nothing_declared(tmp_path: Path, env: dict[str, str]) -> None:
+    p = notebook(tmp_path / "w", [])
+    r = envlens("trust", str(p), env=env)
+    assert r.returncode == 0 and "nothing declared" in r.stderr
+
+
+def test_trust_bad_file_names_it(tmp_path: Path, env: dict[str, str]) -> None:
+    p = tmp_path / "broken.ipynb"
+    p.write_text("{not json", encoding="utf-8")
+    r = envlens("trust", str(p), env=env)
+    assert r.returncode == 2
+    assert str(p) in r.stderr and "not valid JSON" in r.stderr
+    assert p.read_text() == "{not json"
+
+
+def test_wrong_key_permissions_stop_the_cli(tmp_path: Path, env: dict[str, str]) -> None:
+    p = notebook(tmp_path / "w", ["numpy"])
+    assert envlens("trust", "--yes", str(p), env=env).returncode == 0
+    key = tmp_path / "config" / "trust.key"
+    key.chmod(0o644)
+    r = envlens("trust", "--check", str(p), env=env)
+    assert r.returncode == 1
+    assert f"chmod 600 {key}" in r.stderr
