@@ -5,15 +5,16 @@
   ~/.cache/envlens-dev/wheelhouse-<hash>/ (needs PyPI the first time; instant afterwards).
 - `tiny_index` (session) -> Path: tiny wheels made here, no build backend needed:
   tinyalpha 1.0 and 2.0; tinybeta 1.0 (requires tinyalpha); tiny-gamma 0.1 (module tiny_gamma);
-  tinyimg 1.0 (module `timg`: import name differs from the distribution name); and tinyslow 1.0, an
-  sdist whose in-tree backend sleeps $TINYSLOW_SECONDS (default 0) while building, after touching
-  the file named by $TINYSLOW_STARTED, so a test can catch a build in the middle. Every module has
+  tinyimg 1.0 (module `timg`: import name differs from the distribution name). Every module has
   `__version__`.
 - `isolated_cache` -> Path: ENVLENS_CACHE_DIR and ENVLENS_CONFIG_DIR set to fresh tmp folders; yields
   the cache folder (environments land in `<it>/envs/`).
 - `offline_index` -> Path: `isolated_cache`, and uv resolves ONLY from wheelhouse + tiny_index (its
   default index is an empty local folder, UV_FIND_LINKS lists both), so nothing reaches PyPI. uv's own
   cache stays the user's (fast, hardlinks). Child processes inherit it. Yields the cache folder.
+- `slow_package` -> Path (needs offline_index): adds `tinyslow` 1.0, an sdist whose in-tree backend
+  sleeps $TINYSLOW_SECONDS (default 0) while uv builds it, after creating the returned file, so a
+  test can catch a build in the middle. A fresh copy per test, so uv's cache never holds its wheel.
 - `write_script(path, dependencies, requires_python=None)`: a `# %%` script with a PEP 723 block.
 """
 
@@ -197,7 +198,6 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     make_wheel(folder, "tiny-gamma", "0.1", {"tiny_gamma": "__version__ = '0.1'\n"})
     make_wheel(folder, "tinyimg", "1.0", {"timg": "__version__ = '1.0'\n"})
-    make_slow_sdist(folder)
     return folder
 
 
@@ -230,6 +230,18 @@ def offline_index(
     monkeypatch.delenv("UV_INDEX", raising=False)
     monkeypatch.setenv("UV_FIND_LINKS", f"{wheelhouse},{tiny_index}")
     yield isolated_cache
+
+
+@pytest.fixture
+def slow_package(
+    offline_index: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    folder = tmp_path_factory.mktemp("slow-index")
+    make_slow_sdist(folder)
+    started = folder / "build-started"
+    monkeypatch.setenv("UV_FIND_LINKS", f"{folder},{os.environ['UV_FIND_LINKS']}")
+    monkeypatch.setenv("TINYSLOW_STARTED", str(started))
+    return started
 
 
 def write_script(

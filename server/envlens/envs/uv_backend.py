@@ -278,6 +278,10 @@ def build(
 ) -> list[RunResult]:
     """Create the venv at `dest` and install the declaration and ipykernel into it."""
     spec = resolution.spec
+    if requirements is None and spec.lock_hash:
+        from envlens.envs.from_lock import lock_install_args  # a fresh lock: install it exactly
+
+        requirements = lock_install_args(resolution, uv=uv)
     reqs = list(spec.requirements if requirements is None else requirements)
     progress(f"Creating Python {interpreter.short} environment")
     results = [create_venv(uv, interpreter, dest, cancel=cancel, resolution=resolution)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from envlens.errors import UvNotFoundError
@@ -13,6 +14,26 @@ from envlens.settings import Settings
 def _usable(path: str) -> Path | None:
     found = shutil.which(path)  # a bare name is looked up on PATH; a path must be executable
     return Path(found) if found else None
+
+
+_bundled: list[Path | None] = []
+_bundled_lock = threading.Lock()
+
+
+def _bundled_uv() -> Path | None:
+    """The binary of the `uv` package (a dependency of envlens), looked up once per process.
+
+    Under a lock: uv.find_uv_bin() reads sysconfig, whose first use is not thread-safe.
+    """
+    with _bundled_lock:
+        if not _bundled:
+            try:
+                import uv
+
+                _bundled.append(Path(uv.find_uv_bin()))
+            except (ImportError, FileNotFoundError):
+                _bundled.append(None)
+        return _bundled[0]
 
 
 def find_uv(settings: Settings | None = None) -> Path:
@@ -34,12 +55,9 @@ def find_uv(settings: Settings | None = None) -> Path:
                 hint="Point ENVLENS_UV at a uv binary, or unset it to use the uv that comes with envlens",
             )
         return found
-    try:
-        import uv  # the `uv` PyPI package, a dependency of envlens
-
-        return Path(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        pass
+    bundled = _bundled_uv()
+    if bundled is not None:
+        return bundled
     on_path = shutil.which("uv")
     if on_path:
         return Path(on_path)
