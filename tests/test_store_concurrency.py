@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -87,18 +88,11 @@ def test_eight_processes_build_once(
 def kill_tree(pid: int) -> None:
     """SIGKILL a process and everything it started (uv, uv's build backend), as a crash would."""
     parent = psutil.Process(pid)
+    # uv runs in its own session but is still our child: recursive children finds it and its backend.
     procs = [parent, *parent.children(recursive=True)]
     for p in procs:
-        try:
-            # uv runs in its own session; find its children now, before they are re-parented.
-            procs.extend(c for c in p.children(recursive=True) if c not in procs)
-        except psutil.NoSuchProcess:
-            pass
-    for p in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             p.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(procs, timeout=10)
 
 
