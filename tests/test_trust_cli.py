@@ -162,3 +162,77 @@ def test_wrong_key_permissions_stop_the_cli(tmp_path: Path, env: dict[str, str])
     r = envlens("trust", "--check", str(p), env=env)
     assert r.returncode == 1
     assert f"chmod 600 {key}" in r.stderr
+
+
+# --- the gates: `envlens install` and `envlens run` ---
+
+
+@pytest.fixture
+def offline_env(offline_index: Path) -> dict[str, str]:
+    """The offline index (tiny wheels, ipykernel wheelhouse) and fresh cache/config, for children."""
+    e = dict(os.environ)
+    e.pop("ENVLENS_TRUST", None)
+    return e
+
+
+def built_envs(cache: Path) -> list[str]:
+    envs = cache / "envs"
+    if not envs.exists():
+        return []
+    return sorted(p.name for p in envs.iterdir() if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("command", ["install", "run"])
+def test_untrusted_file_is_refused_and_nothing_installed(
+    tmp_path: Path, offline_index: Path, offline_env: dict[str, str], command: str
+) -> None:
+    p = notebook(tmp_path / "w", ["tinyalpha"])
+    before = p.read_bytes()
+    r = envlens(command, str(p), env=offline_env)
+    assert r.returncode == 3, r.stderr
+    assert "not approved" in r.stderr and "tinyalpha" in r.stderr
+    assert (
+        f"envlens trust {p}" in r.stderr and "--trust" in r.stderr and "ENVLENS_TRUST=1" in r.stderr
+    )
+    assert built_envs(offline_index) == []
+    assert p.read_bytes() == before
+    assert not (tmp_path / "w" / "nb.out.ipynb").exists()
+
+
+def test_install_with_trust_flag_proceeds(
+    tmp_path: Path, offline_index: Path, offline_env: dict[str, str]
+) -> None:
+    p = notebook(tmp_path / "w", ["tinyalpha"])
+    r = envlens("install", "--trust", str(p), env=offline_env)
+    assert r.returncode == 0, r.stderr
+    assert len(built_envs(offline_index)) == 1
+    # --trust is for this run only: the file is still not approved.
+    assert envlens("trust", "--check", str(p), env=offline_env).returncode == 3
+
+
+def test_run_with_env_variable_then_approved(
+    tmp_path: Path, offline_index: Path, offline_env: dict[str, str]
+) -> None:
+    p = notebook(tmp_path / "w", ["tinyalpha"])
+    r = envlens("run", str(p), env={**offline_env, "ENVLENS_TRUST": "1"})
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "w" / "nb.out.ipynb").read_text())
+    assert out["cells"][1]["outputs"][0]["text"] == "42\n"
+    # After `envlens trust --yes`, a plain run proceeds; a changed declaration is refused again.
+    assert envlens("trust", "--yes", str(p), env=offline_env).returncode == 0
+    assert envlens("install", str(p), env=offline_env).returncode == 0
+    data = json.loads(p.read_text())
+    data["cells"][0]["source"] = [
+        s.replace("tinyalpha", "tinybeta") for s in data["cells"][0]["source"]
+    ]
+    p.write_text(json.dumps(data, indent=1) + "\n")
+    r = envlens("install", str(p), env=offline_env)
+    assert r.returncode == 3 and "tinybeta" in r.stderr
+
+
+def test_nothing_declared_runs_without_approval(
+    tmp_path: Path, offline_index: Path, offline_env: dict[str, str]
+) -> None:
+    p = notebook(tmp_path / "w", [])
+    r = envlens("run", str(p), env=offline_env)
+    assert r.returncode == 0, r.stderr

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from envlens import trust
 from envlens.envs import ensure_environment, list_environments, remove_environment
 from envlens.envs.inventory import installed
 from envlens.errors import BadInputError
@@ -25,6 +26,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("path", type=Path)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--trust", action="store_true", help="install even if not approved (batch runs; or ENVLENS_TRUST=1)")
     p.set_defaults(func=run_install)
 
     envs = sub.add_parser("envs", help="list or remove built environments")
@@ -49,6 +51,7 @@ def run_install(args: argparse.Namespace) -> int:
         )
     settings = Settings.from_env()
     res = resolve(path, settings=settings)
+    trust.require_trusted(res, override=trust.batch_override(args.trust))  # exit 3 unless approved
     info = ensure_environment(res, settings=settings, progress=_progress)
     count = len(installed(info.env_dir))
     if args.json:

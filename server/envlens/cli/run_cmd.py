@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from envlens import trust
 from envlens.kernels.run import run_file, strip_ansi
+from envlens.resolve import resolve
 
 
 def register(sub: Any) -> None:
@@ -32,6 +34,11 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="interrupt a cell that runs longer than this (default: no limit)",
     )
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="run even if the file's dependencies are not approved (batch runs; or ENVLENS_TRUST=1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"envlens: {message}", file=sys.stderr, flush=True)
 
+    # Nothing is installed or run until approved: exit 3 with how to approve.
+    trust.require_trusted(resolve(args.path), override=trust.batch_override(args.trust))
     report = run_file(
         args.path, args.output, inplace=args.inplace, timeout=args.timeout, progress=progress
     )
