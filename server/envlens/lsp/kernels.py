@@ -21,6 +21,7 @@ from pygls.uris import to_fs_path
 from envlens.errors import EnvlensError
 from envlens.kernels.registry import KernelRegistry
 from envlens.settings import Settings
+from envlens.sources.notebook import Notebook
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,24 @@ def _path(params: Any) -> Path:
     return Path(path)
 
 
+def _editor_content(server: LanguageServer, uri: str) -> tuple[str | None, Notebook | None]:
+    """The file as the editor holds it (unsaved declaration edits count), else None: from disk."""
+    snapshot_of = getattr(server, "snapshot", None)
+    if snapshot_of is None:
+        return None, None
+    try:
+        snap = snapshot_of(uri)
+    except EnvlensError:
+        return None, None
+    if snap is None:
+        return None, None
+    if getattr(snap, "is_notebook", False):
+        nb = snap.notebook()
+        return None, nb if isinstance(nb, Notebook) else None
+    text = getattr(snap, "text", None)
+    return (text if isinstance(text, str) else None), None
+
+
 def _supports_progress(server: LanguageServer) -> bool:
     caps = server.client_capabilities
     return bool(caps and caps.window and caps.window.work_done_progress)
@@ -108,8 +127,11 @@ def register(server: LanguageServer) -> None:
                     types.WorkDoneProgressReport(message=message),
                 )
 
+        text, notebook = _editor_content(ls, str(_param(params, "uri")))
         try:
-            managed = await registry_for(ls).start(path, settings=_settings(ls), progress=progress)
+            managed = await registry_for(ls).start(
+                path, settings=_settings(ls), text=text, notebook=notebook, progress=progress
+            )
         except EnvlensError as exc:
             raise _failure(ls, exc) from None
         finally:

@@ -75,6 +75,20 @@ def require_trusted(server: LanguageServer, path: Path, uri: str | None = None) 
     return trust.require_trusted(res, notebook=nb)
 
 
+def keep_trusted(server: LanguageServer, uri: str, before: Resolution | trust.TrustState) -> bool:
+    """Call after a command edited the declaration (add, remove, lock, declare imports, move pip
+    installs), with the trust state (`state_before(server, uri)`) taken before the edit: a trusted
+    file stays trusted."""
+    after, _, is_open = current(server, _path(uri), uri)
+    return trust.resign_if_trusted(before, after=after, write_file=not is_open)
+
+
+def state_before(server: LanguageServer, uri: str) -> trust.TrustState:
+    """The file's trust state, to take before an edit and hand to `keep_trusted` after it."""
+    res, nb, _ = current(server, _path(uri), uri)
+    return trust.trust_state(res, notebook=nb)
+
+
 def state_json(server: LanguageServer, uri: str) -> dict[str, Any]:
     res, nb, _ = current(server, _path(uri), uri)
     return {"uri": uri, **trust.trust_state(res, notebook=nb).to_json()}

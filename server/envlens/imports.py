@@ -1,0 +1,299 @@
+"""What a file imports, whether that is the standard library, and which distribution provides it.
+
+Scanning must work on text that is being typed: `ast` first, and when a chunk does not parse, a
+line-based scan of the lines that do. IPython magics and shell lines (`!pip ...`, `%time ...`) are
+blanked before parsing so a notebook cell with one still parses. Results are cached per chunk of text
+(a notebook cell, or a `# %%` cell of a script), so re-scanning after a keystroke only parses the
+chunk that changed.
+
+Import name -> distribution, first match wins: the environment's own installed distributions
+(`importlib.metadata.packages_distributions()` run in that environment), then the table in
+`data/import_names.json` (names that differ from their distribution, see docs/imports.md), then the
+import name itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+TABLE_PATH = Path(__file__).parent / "data" / "import_names.json"
+
+# Lines that IPython turns into something else: shell (`!`), magics (`%`), help (`?`).
+_MAGIC_RE = re.compile(r"^[ \t]*(?:[!%?]|\w+[ \t]*=[ \t]*[!%])")
+_CELL_MARKER_RE = re.compile(r"(?m)^# ?%%")
+_IMPORT_LINE_RE = re.compile(r"^[ \t]*import[ \t]+(.+)$")
+_FROM_LINE_RE = re.compile(r"^[ \t]*from[ \t]+(\.*)([A-Za-z_][\w.]*)?[ \t]+import\b")
+_DOTTED_RE = re.compile(r"[A-Za-z_][\w]*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*")
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    """One imported module: `module` is the dotted name, `top` its first part.
+
+    `line` is 0-based; `start`/`end` are code-point columns of the module name in that line.
+    """
+
+    module: str
+    line: int
+    start: int
+    end: int
+    optional: bool = False  # inside `try: ... except ImportError`: the code copes without it
+
+    @property
+    def top(self) -> str:
+        return self.module.split(".", 1)[0]
+
+    def shifted(self, lines: int) -> ImportRef:
+        return ImportRef(self.module, self.line + lines, self.start, self.end, self.optional)
+
+
+def _blank_magics(text: str) -> str:
+    """Replace IPython-only lines by `pass` at the same indent, keeping line numbers."""
+    if "!" not in text and "%" not in text and "?" not in text:
+        return text
+    out = []
+    for line in text.split("\n"):
+        if _MAGIC_RE.match(line):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(indent + "pass")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _char_col(line: str, byte_col: int) -> int:
+    """ast columns are UTF-8 byte offsets; editors want characters."""
+    if line.isascii():
+        return byte_col
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def _find_name(line: str, name: str, start: int) -> tuple[int, int]:
+    """Columns of a dotted name in a line, searching from `start` (allows spaces around dots)."""
+    pattern = r"[ \t]*\.[ \t]*".join(re.escape(p) for p in name.split("."))
+    m = re.compile(r"(?<![\w.])" + pattern + r"(?!\w)").search(line, start)
+    if m is None:
+        return start, start + len(name)
+    return m.start(), m.end()
+
+
+def _optional_lines(tree: ast.AST) -> set[int]:
+    """1-based lines inside a `try` whose handlers catch ImportError (or everything)."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        catches = False
+        for h in node.handlers:
+            names = []
+            if h.type is None:
+                catches = True
+            elif isinstance(h.type, ast.Name):
+                names = [h.type.id]
+            elif isinstance(h.type, ast.Tuple):
+                names = [e.id for e in h.type.elts if isinstance(e, ast.Name)]
+            if {"ImportError", "ModuleNotFoundError", "Exception"} & set(names):
+                catches = True
+        if catches:
+            for stmt in node.body:
+                end = getattr(stmt, "end_lineno", stmt.lineno) or stmt.lineno
+                lines.update(range(stmt.lineno, end + 1))
+    return lines
+
+
+def _scan_ast(text: str) -> list[ImportRef] | None:
+    try:
+        tree = ast.parse(_blank_magics(text))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    lines = text.split("\n")
+    optional = _optional_lines(tree)
+    refs: list[ImportRef] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                ln = alias.lineno - 1
+                line = lines[ln] if ln < len(lines) else ""
+                start, end = _find_name(line, alias.name, _char_col(line, alias.col_offset))
+                refs.append(ImportRef(alias.name, ln, start, end, alias.lineno in optional))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or not node.module:
+                continue  # relative imports are the user's own modules
+            ln = node.lineno - 1
+            line = lines[ln] if ln < len(lines) else ""
+            col = _char_col(line, node.col_offset)
+            from_kw = line.find("from", col)
+            start, end = _find_name(line, node.module, from_kw + 4 if from_kw >= 0 else col)
+            refs.append(ImportRef(node.module, ln, start, end, node.lineno in optional))
+    refs.sort(key=lambda r: (r.line, r.start))
+    return refs
+
+
+def _scan_lines(text: str) -> list[ImportRef]:
+    """Fallback for text that does not parse: each import line on its own."""
+    refs: list[ImportRef] = []
+    for ln, line in enumerate(text.split("\n")):
+        stripped = line.lstrip()
+        if not (stripped.startswith("import") or stripped.startswith("from")):
+            continue
+        m = _FROM_LINE_RE.match(line)
+        if m:
+            if m.group(1) or not m.group(2):
+                continue
+            name = m.group(2).rstrip(".")
+            start = m.start(2)
+            refs.append(ImportRef(name, ln, start, start + len(name)))
+            continue
+        m = _IMPORT_LINE_RE.match(line)
+        if not m:
+            continue
+        body = m.group(1).split("#", 1)[0]
+        pos = m.start(1)
+        for part in body.split(","):
+            dm = _DOTTED_RE.search(part)
+            if dm and dm.group(0).split(".")[0].strip() not in ("as",):
+                name = re.sub(r"[ \t]", "", dm.group(0))
+                s = pos + dm.start()
+                refs.append(ImportRef(name, ln, s, pos + dm.end()))
+            pos += len(part) + 1
+    return refs
+
+
+_CHUNK_CACHE: OrderedDict[str, tuple[ImportRef, ...]] = OrderedDict()
+_CHUNK_CACHE_SIZE = 8192
+
+
+def scan_chunk(text: str) -> tuple[ImportRef, ...]:
+    """Imports of one piece of code (a cell), cached by its text."""
+    hit = _CHUNK_CACHE.get(text)
+    if hit is not None:
+        _CHUNK_CACHE.move_to_end(text)
+        return hit
+    if "import" not in text:
+        refs: tuple[ImportRef, ...] = ()
+    else:
+        found = _scan_ast(text)
+        refs = tuple(found if found is not None else _scan_lines(text))
+    _CHUNK_CACHE[text] = refs
+    if len(_CHUNK_CACHE) > _CHUNK_CACHE_SIZE:
+        _CHUNK_CACHE.popitem(last=False)
+    return refs
+
+
+def split_cells(text: str) -> list[tuple[int, str]]:
+    """A percent script's `# %%` cells as (first line, text); a file without markers is one chunk."""
+    starts = [0] + [m.start() for m in _CELL_MARKER_RE.finditer(text) if m.start() > 0]
+    chunks: list[tuple[int, str]] = []
+    line = 0
+    for i, s in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else len(text)
+        chunk = text[s:e]
+        chunks.append((line, chunk))
+        line += chunk.count("\n")
+    return chunks
+
+
+def scan_imports(text: str) -> list[ImportRef]:
+    """Every absolute import in a script (or one cell), with 0-based lines in `text`."""
+    refs: list[ImportRef] = []
+    for first_line, chunk in split_cells(text):
+        refs.extend(r.shifted(first_line) if first_line else r for r in scan_chunk(chunk))
+    return refs
+
+
+# --- standard library ---------------------------------------------------------------------------
+
+
+def server_stdlib() -> frozenset[str]:
+    return frozenset(sys.stdlib_module_names) | {"__future__", "__main__"}
+
+
+def is_stdlib(top: str, stdlib: frozenset[str] | None = None) -> bool:
+    """`stdlib` is the target interpreter's `sys.stdlib_module_names` when known."""
+    names = stdlib if stdlib is not None else server_stdlib()
+    return top in names or (top.startswith("_") and top in sys.builtin_module_names)
+
+
+# --- import name -> distribution ----------------------------------------------------------------
+
+
+@cache
+def import_table() -> Mapping[str, str]:
+    """The maintained table: import name (maybe dotted) -> distribution, for names that differ."""
+    data = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+    table = data["imports"]
+    assert isinstance(table, dict)
+    return {str(k): str(v) for k, v in table.items()}
+
+
+def distribution_for(module: str, installed: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The distribution that provides `module` (dotted or top-level name)."""
+    top = module.split(".", 1)[0]
+    if installed:
+        dists = installed.get(top)
+        if dists:
+            return dists[0]
+    table = import_table()
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):  # the longest dotted prefix wins: google.protobuf
+        hit = table.get(".".join(parts[:n]))
+        if hit:
+            return hit
+    return top
+
+
+def distributions_providing(
+    dist: str, installed: Mapping[str, Sequence[str]] | None = None
+) -> set[str]:
+    """Import names (top-level) that a distribution provides, as far as we know."""
+    canon = canonicalize_name(dist)
+    names = {dist.replace("-", "_"), canon.replace("-", "_")}
+    for mod, d in import_table().items():
+        if canonicalize_name(d) == canon:
+            names.add(mod.split(".", 1)[0])
+    for mod, dists in (installed or {}).items():
+        if any(canonicalize_name(d) == canon for d in dists):
+            names.add(mod)
+    return names
+
+
+def is_local_module(top: str, folder: Path | None) -> bool:
+    """A module beside the file (`helpers.py`, `mypkg/`) is the user's own, not a dependency."""
+    if folder is None:
+        return False
+    return (
+        (folder / f"{top}.py").is_file()
+        or (folder / top / "__init__.py").is_file()
+        or ((folder / top).is_dir() and any((folder / top).glob("*.py")))
+    )
+
+
+def third_party(
+    refs: Iterable[ImportRef],
+    *,
+    stdlib: frozenset[str] | None = None,
+    folder: Path | None = None,
+) -> list[ImportRef]:
+    """The imports that need a distribution: not stdlib, not the user's own modules."""
+    out = []
+    local_cache: dict[str, bool] = {}
+    for r in refs:
+        top = r.top
+        if is_stdlib(top, stdlib):
+            continue
+        if top not in local_cache:
+            local_cache[top] = is_local_module(top, folder)
+        if local_cache[top]:
+            continue
+        out.append(r)
+    return out

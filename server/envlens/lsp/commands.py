@@ -1,0 +1,489 @@
+"""`workspace/executeCommand`: install, sync, lock, add, remove, declare from imports, move pip installs.
+
+Builds run in a thread (the server keeps answering), with work-done progress that the user can
+cancel. An expected failure reaches the user as `window/showMessage` (one line: file, dependency, what
+to do) with the tool's output in `window/logMessage`, and the command answers with an LSP error
+carrying the same line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.uris import from_fs_path, to_fs_path
+
+from envlens.edit import PlannedEdit, apply_edit, plan_edit
+from envlens.errors import BadInputError, EnvlensError
+from envlens.imports import distribution_for
+from envlens.lsp import progress
+from envlens.lsp import protocol as P
+from envlens.lsp.analysis import Analysis, Snapshot
+from envlens.lsp.edits import notebook_change, text_change
+from envlens.lsp.server import EnvlensServer
+from envlens.pipinstall import plan_move_notebook, plan_move_script
+from envlens.resolve import Resolution, resolve
+from envlens.sources.notebook import parse_notebook
+
+log = logging.getLogger("envlens.lsp")
+
+REQUEST_FAILED = -32803  # LSP's RequestFailed
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+class CommandFailed(JsonRpcException):
+    CODE = REQUEST_FAILED
+
+
+def report_failure(ls: EnvlensServer, exc: EnvlensError) -> CommandFailed:
+    message = exc.one_line()
+    ls.show(message, types.MessageType.Error)
+    ls.log_message(message + (f"\n{exc.log}" if exc.log else ""), types.MessageType.Error)
+    return CommandFailed(message=message)
+
+
+def envlens_command(fn: Handler) -> Handler:
+    """Expected failures -> showMessage + logMessage + an LSP error with the same line."""
+
+    @functools.wraps(fn)
+    async def wrapper(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        try:
+            return await fn(ls, *args)
+        except EnvlensError as exc:
+            raise report_failure(ls, exc) from None
+
+    return wrapper
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+
+def target(ls: EnvlensServer, args: tuple[Any, ...], name: str) -> tuple[str, Path]:
+    if not args or not isinstance(args[0], str):
+        raise BadInputError(
+            f"{name} needs the file's URI as its first argument",
+            hint="Call it as [uri, ...]; see docs/protocol.md",
+        )
+    key = ls.doc_key(args[0])
+    path = to_fs_path(key)
+    if path is None:
+        raise BadInputError(f"{args[0]!r} is not a file URI", hint="Save the file first")
+    return key, Path(path)
+
+
+def current(ls: EnvlensServer, key: str, path: Path) -> tuple[Snapshot, Analysis | None]:
+    a = ls.analysis(key)
+    if a is not None:
+        return a.snapshot, a
+    snap = ls.snapshot(key) or ls.disk_snapshot(path)
+    if snap is None:
+        raise BadInputError("envlens reads Python files and notebooks only", path=path)
+    return snap, None
+
+
+def resolution_of(ls: EnvlensServer, key: str, path: Path) -> Resolution:
+    snap, a = current(ls, key, path)
+    if a is not None and a.error is not None:
+        raise a.error
+    if a is not None and a.resolution is not None:
+        return a.resolution
+    if snap.is_notebook:
+        return resolve(path, notebook=snap.notebook(), settings=ls.settings)
+    return resolve(path, text=snap.text or "", settings=ls.settings)
+
+
+def file_text(snap: Snapshot) -> str:
+    return snap.notebook().dumps() if snap.is_notebook else snap.text or ""
+
+
+def string_list(value: Any, what: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v.strip() for v in value)
+    ):
+        raise BadInputError(
+            f"{what} must be a non-empty list of strings, not {value!r}",
+            hint="Pass them as the command's second argument",
+        )
+    return [v.strip() for v in value]
+
+
+# --- applying edits ------------------------------------------------------------------------------
+
+
+async def apply_planned(
+    ls: EnvlensServer, key: str, snap: Snapshot, planned: list[PlannedEdit]
+) -> bool:
+    """Apply edits through the editor for open files (buffer, undo, dirty state), else on disk."""
+    changed = False
+    for edit in planned:
+        if not edit.changed:
+            continue
+        changed = True
+        uri = from_fs_path(str(edit.path)) or ""
+        if edit.path == snap.path and ls.is_open(key) and snap.is_notebook:
+            await _apply_notebook(ls, key, snap, edit)
+        elif edit.path == snap.path and ls.is_open(key):
+            await _apply_text(
+                ls, key, edit.old_text, edit.new_text, label="envlens: edit dependencies"
+            )
+        elif uri in ls.workspace.text_documents:
+            doc = ls.workspace.text_documents[uri]
+            await _apply_text(
+                ls, uri, doc.source, _rebase(doc.source, edit), label="envlens: edit dependencies"
+            )
+        else:
+            await asyncio.to_thread(apply_edit, edit)
+    return changed
+
+
+def _rebase(current_text: str, edit: PlannedEdit) -> str:
+    """A project file open in the editor: apply the planned change to the editor's text."""
+    if current_text == edit.old_text:
+        return edit.new_text
+    raise BadInputError(
+        f"{edit.path.name} has unsaved changes",
+        path=edit.path,
+        hint=f"Save {edit.path.name} and try again",
+    )
+
+
+def _text_edit(old: str, new: str) -> types.TextEdit | None:
+    tc = text_change(old, new)
+    if tc is None:
+        return None
+    return types.TextEdit(
+        range=types.Range(types.Position(*tc.start), types.Position(*tc.end)), new_text=tc.new_text
+    )
+
+
+def workspace_edit(
+    ls: EnvlensServer, changes: dict[str, list[types.TextEdit]]
+) -> types.WorkspaceEdit:
+    if ls.supports("workspace", "workspace_edit", "document_changes"):
+        doc_changes: list[Any] = []
+        for uri, edits in changes.items():
+            doc = ls.workspace.text_documents.get(uri)
+            doc_changes.append(
+                types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(
+                        uri=uri, version=doc.version if doc is not None else None
+                    ),
+                    edits=list(edits),
+                )
+            )
+        return types.WorkspaceEdit(document_changes=doc_changes)
+    return types.WorkspaceEdit(changes=changes)
+
+
+async def _send_workspace_edit(ls: EnvlensServer, edit: types.WorkspaceEdit, label: str) -> None:
+    result = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(edit=edit, label=label)
+    )
+    if not result.applied:
+        raise EnvlensError(
+            f"the editor did not apply the edit: {result.failure_reason or 'no reason given'}",
+            hint="Save the file and try again",
+        )
+
+
+async def _apply_text(ls: EnvlensServer, uri: str, old: str, new: str, *, label: str) -> None:
+    te = _text_edit(old, new)
+    if te is not None:
+        await _send_workspace_edit(ls, workspace_edit(ls, {uri: [te]}), label)
+
+
+def notebook_edits(
+    ls: EnvlensServer, key: str, snap: Snapshot, new_text: str
+) -> tuple[dict[str, list[types.TextEdit]], list[dict[str, Any]]]:
+    """Cell text edits (by cell URI) and the notebook operations the client applies itself."""
+    cells = snap.cells or ()
+    change = notebook_change([c.text for c in cells], dict(snap.metadata or {}), new_text)
+    text_edits: dict[str, list[types.TextEdit]] = {}
+    for idx, tc in change.cell_edits.items():
+        text_edits[cells[idx].uri] = [
+            types.TextEdit(
+                range=types.Range(types.Position(*tc.start), types.Position(*tc.end)),
+                new_text=tc.new_text,
+            )
+        ]
+    return text_edits, change.operations
+
+
+async def apply_notebook_operations(ls: EnvlensServer, key: str, ops: list[dict[str, Any]]) -> None:
+    try:
+        result = await ls.protocol.send_request_async(
+            P.APPLY_NOTEBOOK_EDIT, {"uri": key, "edits": ops}
+        )
+    except Exception as exc:
+        raise EnvlensError(
+            f"the editor could not add, remove or re-describe notebook cells ({exc})",
+            path=to_fs_path(key),
+            hint="Save and close the notebook, run the command again, and reopen it",
+        ) from None
+    applied = (
+        result.get("applied") if isinstance(result, dict) else getattr(result, "applied", None)
+    )
+    if not applied:
+        raise EnvlensError(
+            "the editor did not apply the notebook edit",
+            path=to_fs_path(key),
+            hint="Save the notebook and try again",
+        )
+
+
+async def _apply_notebook(ls: EnvlensServer, key: str, snap: Snapshot, edit: PlannedEdit) -> None:
+    text_edits, ops = notebook_edits(ls, key, snap, edit.new_text)
+    if text_edits:
+        await _send_workspace_edit(ls, workspace_edit(ls, text_edits), "envlens: edit dependencies")
+    if ops:
+        await apply_notebook_operations(ls, key, ops)
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+def _one_line(exc: EnvlensError) -> str:
+    return exc.message.split("\n")[0].rstrip(".")
+
+
+async def build(
+    ls: EnvlensServer, key: str, res: Resolution, *, verb: str = "Installing"
+) -> dict[str, Any]:
+    """Build (or reuse) the environment for a resolution; one build per env key at a time."""
+    if res.runtime != "python":
+        raise BadInputError("a Deno notebook needs no Python environment", path=res.path)
+    running = ls.running.get(res.key)
+    if running is not None and running.future is not None:
+        return dict(await asyncio.shield(running.future))
+    count = len(res.spec.requirements) + len(res.spec.conda_packages)
+    op = ls.new_operation(
+        f"envlens: {verb} {count} package{'s' if count != 1 else ''} for {res.path.name}",
+        res.key,
+        count,
+    )
+    op.future = asyncio.get_running_loop().create_future()
+    ls.running[res.key] = op
+    ls.failed.pop(res.key, None)
+    ls.refresh_lenses()
+    await progress.begin(ls, op, "resolving")
+    from envlens.envs.store import ensure_environment
+
+    try:
+        info = await asyncio.to_thread(
+            ensure_environment,
+            res,
+            settings=ls.settings,
+            progress=lambda message: progress.report(ls, op, message),
+            cancel=op.cancel,
+        )
+    except (EnvlensError, asyncio.CancelledError) as exc:
+        op.status, op.ended = "failed", time.time()
+        if isinstance(exc, asyncio.CancelledError):
+            op.cancel.set()  # the request was cancelled: stop the build thread too
+            reason = "cancelled"
+        else:
+            reason = _one_line(exc)
+            if exc.log:
+                op.log.append(exc.log)
+        op.error = reason
+        ls.failed[res.key] = reason
+        progress.end(ls, op, f"failed: {reason}")
+        op.future.set_exception(exc if isinstance(exc, EnvlensError) else EnvlensError(reason))
+        op.future.exception()  # retrieved: no "never retrieved" warning when nobody joined
+        raise
+    except Exception as exc:
+        op.status, op.ended, op.error = "failed", time.time(), str(exc)
+        ls.failed[res.key] = str(exc)
+        progress.end(ls, op, "failed")
+        op.future.set_exception(exc)
+        op.future.exception()
+        log.exception("building %s failed", res.path)
+        raise
+    finally:
+        ls.running.pop(res.key, None)
+        ls.refresh_lenses()
+    op.status, op.ended = "succeeded", time.time()
+    ls.forget_environment(info.env_dir)
+    if ls.built_for is not None:
+        ls.built_for[str(res.declaration.path or res.path)] = info.key
+    progress.end(ls, op, "reused" if info.reused else f"built in {info.seconds:.1f} s")
+    result = {"ok": True, **info.to_json()}
+    op.future.set_result(result)
+    ls.touch_all()  # the environment now provides imports: diagnostics change
+    ls.refresh_lenses()
+    return result
+
+
+def optional_module(name: str, feature: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        raise EnvlensError(
+            f"{feature} is not available yet in this version of envlens", hint="Update envlens"
+        ) from None
+
+
+# --- the commands ----------------------------------------------------------------------------------
+
+
+def register(server: EnvlensServer) -> None:
+    @server.command(P.CMD_INSTALL)
+    @envlens_command
+    async def install(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_INSTALL)
+        return await build(ls, key, resolution_of(ls, key, path))
+
+    @server.command(P.CMD_SYNC)
+    @envlens_command
+    async def sync(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_SYNC)
+        return await build(ls, key, resolution_of(ls, key, path), verb="Syncing")
+
+    @server.command(P.CMD_LOCK)
+    @envlens_command
+    async def lock(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_LOCK)
+        opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        module = optional_module("envlens.lock", "Lock Versions")
+        op = ls.new_operation(f"envlens: locking {path.name}", resolution_of(ls, key, path).key)
+        await progress.begin(ls, op, "resolving versions")
+        try:
+            result = await asyncio.to_thread(
+                module.lock_file, path, upgrade=bool(opts.get("upgrade"))
+            )
+        except EnvlensError as exc:
+            op.status, op.ended, op.error = "failed", time.time(), _one_line(exc)
+            progress.end(ls, op, f"failed: {op.error}")
+            raise
+        op.status, op.ended = "succeeded", time.time()
+        progress.end(ls, op, "locked")
+        ls.touch(key)
+        ls.refresh_lenses()
+        out: dict[str, Any] = {"ok": True}
+        if hasattr(result, "to_json"):
+            out.update(result.to_json())
+        elif isinstance(result, dict):
+            out.update(result)
+        return out
+
+    @server.command(P.CMD_ADD)
+    @envlens_command
+    async def add(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_ADD)
+        reqs = string_list(args[1] if len(args) > 1 else None, "the requirements")
+        snap, _ = current(ls, key, path)
+        planned = plan_edit(path, add=reqs, text=file_text(snap), settings=ls.settings)
+        changed = await apply_planned(ls, key, snap, [planned])
+        return {"ok": True, "changed": changed, "added": reqs}
+
+    @server.command(P.CMD_REMOVE)
+    @envlens_command
+    async def remove(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_REMOVE)
+        names = string_list(args[1] if len(args) > 1 else None, "the names to remove")
+        snap, _ = current(ls, key, path)
+        planned = plan_edit(path, remove=names, text=file_text(snap), settings=ls.settings)
+        changed = await apply_planned(ls, key, snap, [planned])
+        return {"ok": True, "changed": changed, "removed": names}
+
+    @server.command(P.CMD_DECLARE_FROM_IMPORTS)
+    @envlens_command
+    async def declare_from_imports(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_DECLARE_FROM_IMPORTS)
+        snap, a = current(ls, key, path)
+        if a is None:
+            raise BadInputError("cannot read the file's imports", path=path)
+        if a.error is not None:
+            raise a.error
+        dists = a.undeclared_distributions
+        if not dists:
+            return {"ok": True, "changed": False, "added": []}
+        planned = plan_edit(path, add=dists, text=file_text(snap), settings=ls.settings)
+        changed = await apply_planned(ls, key, snap, [planned])
+        return {"ok": True, "changed": changed, "added": dists}
+
+    @server.command(P.CMD_MOVE_PIP_INSTALLS)
+    @envlens_command
+    async def move_pip_installs(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_MOVE_PIP_INSTALLS)
+        opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        snap, _ = current(ls, key, path)
+        if snap.is_notebook:
+            cells = set(opts["cells"]) if isinstance(opts.get("cells"), list) else None
+            nb = parse_notebook(file_text(snap), path)
+            planned = plan_move_notebook(nb, cells=cells, settings=ls.settings)
+        else:
+            lines = set(opts["lines"]) if isinstance(opts.get("lines"), list) else None
+            planned = plan_move_script(path, snap.text or "", lines=lines, settings=ls.settings)
+        changed = await apply_planned(ls, key, snap, planned)
+        return {"ok": True, "changed": changed}
+
+    @server.command(P.CMD_INSTALL_AND_RERUN)
+    @envlens_command
+    async def install_and_rerun(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_INSTALL_AND_RERUN)
+        if len(args) < 2 or not isinstance(args[1], str) or not args[1].strip():
+            raise BadInputError(
+                "envlens.installAndRerun needs the module name as its second argument"
+            )
+        module = args[1].strip()
+        snap, a = current(ls, key, path)
+        known = (
+            ls.knowledge_for(a.resolution) if a is not None and a.resolution is not None else None
+        )
+        dist = distribution_for(module, known.import_map if known else None)
+        planned = plan_edit(path, add=[dist], text=file_text(snap), settings=ls.settings)
+        await apply_planned(ls, key, snap, [planned])
+        # Resolve from the planned text: the editor's didChange may still be on its way.
+        if planned.path == path and snap.is_notebook:
+            res = resolve(
+                path, notebook=parse_notebook(planned.new_text, path), settings=ls.settings
+            )
+        elif planned.path == path:
+            res = resolve(path, text=planned.new_text, settings=ls.settings)
+        else:
+            res = resolve(
+                path,
+                notebook=parse_notebook(file_text(snap), path) if snap.is_notebook else None,
+                text=None if snap.is_notebook else snap.text,
+                settings=ls.settings,
+            )
+        result = await build(ls, key, res, verb="Syncing")
+        return {**result, "distribution": dist}
+
+    @server.command(P.CMD_CHECK_PORTABILITY)
+    @envlens_command
+    async def check_portability(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        _key, path = target(ls, args, P.CMD_CHECK_PORTABILITY)
+        module = optional_module("envlens.portability", "Checking portability")
+        result = await asyncio.to_thread(module.check_portability, path)
+        return {
+            "ok": True,
+            **(result.to_json() if hasattr(result, "to_json") else {"result": result}),
+        }
+
+    @server.command(P.CMD_TRUST)
+    @envlens_command
+    async def trust(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = target(ls, args, P.CMD_TRUST)
+        module = optional_module("envlens.trust", "Trusting a declaration")
+        result = await asyncio.to_thread(module.trust_file, path)
+        ls.touch(key)
+        ls.refresh_lenses()
+        return {"ok": True, **(result.to_json() if hasattr(result, "to_json") else {})}

@@ -1,0 +1,108 @@
+"""The shapes of envlens's own LSP messages (docs/protocol.md; mirrored in extension/src/protocol.ts)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+RESOLVE = "envlens/resolve"
+ENVIRONMENT = "envlens/environment"
+APPLY_NOTEBOOK_EDIT = "envlens/applyNotebookEdit"  # server -> client request
+
+CMD_INSTALL = "envlens.install"
+CMD_SYNC = "envlens.sync"
+CMD_LOCK = "envlens.lock"
+CMD_ADD = "envlens.add"
+CMD_REMOVE = "envlens.remove"
+CMD_DECLARE_FROM_IMPORTS = "envlens.declareFromImports"
+CMD_MOVE_PIP_INSTALLS = "envlens.movePipInstalls"
+CMD_INSTALL_AND_RERUN = "envlens.installAndRerun"
+CMD_CHECK_PORTABILITY = "envlens.checkPortability"
+CMD_TRUST = "envlens.trust"
+
+
+class UriParams(TypedDict):
+    uri: str
+
+
+class SourceInfo(TypedDict):
+    kind: str
+    label: str
+    path: str | None
+    cell: int | None
+    startLine: int | None
+    endLine: int | None
+
+
+class ResolveResult(TypedDict):
+    path: str
+    runtime: Literal["python", "deno"]
+    source: SourceInfo
+    backend: str
+    requirements: list[str]
+    declared: list[str]
+    condaPackages: list[str]
+    channels: list[str]
+    requiresPython: str | None
+    locked: bool
+    lockHash: str | None
+    key: str
+    envPath: str
+    built: bool
+
+
+class PackageInfo(TypedDict):
+    name: str
+    version: str
+
+
+class OperationInfo(TypedDict):
+    id: str
+    title: str
+    status: Literal["running", "succeeded", "failed"]
+    log: str
+    started: float
+    ended: float | None
+
+
+class EnvironmentInfo(TypedDict):
+    key: str
+    built: bool
+    envPath: str
+    pythonVersion: str | None
+    packages: list[PackageInfo]
+    lockState: Literal["none", "fresh", "stale"]
+    trusted: bool
+    operations: list[OperationInfo]
+
+
+class NotebookCellData(TypedDict, total=False):
+    kind: Literal["code", "markdown"]
+    source: str
+    metadata: dict[str, Any]
+
+
+class NotebookOperation(TypedDict, total=False):
+    """`replaceCells` (start, deleteCount, cells) or `metadata` (the notebook's Jupyter metadata)."""
+
+    kind: Literal["replaceCells", "metadata"]
+    start: int
+    deleteCount: int
+    cells: list[NotebookCellData]
+    metadata: dict[str, Any]
+
+
+class ApplyNotebookEditParams(TypedDict):
+    uri: str
+    edits: list[NotebookOperation]
+
+
+class CommandResult(TypedDict, total=False):
+    ok: bool
+    key: str
+    envPath: str
+    pythonVersion: str
+    reused: bool
+    changed: bool
+    added: list[str]
+    removed: list[str]
+    distribution: str
