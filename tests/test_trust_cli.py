@@ -236,3 +236,20 @@ def test_nothing_declared_runs_without_approval(
     p = notebook(tmp_path / "w", [])
     r = envlens("run", str(p), env=offline_env)
     assert r.returncode == 0, r.stderr
+
+
+def test_envlens_add_and_remove_keep_a_trusted_notebook_trusted(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    p = notebook(tmp_path / "w", ["numpy"])
+    assert envlens("trust", "--yes", str(p), env=env).returncode == 0
+    assert envlens("add", str(p), "scipy", env=env).returncode == 0
+    r = envlens("trust", "--check", str(p), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "scipy" in r.stderr
+    assert envlens("remove", str(p), "numpy", env=env).returncode == 0
+    assert envlens("trust", "--check", str(p), env=env).returncode == 0
+    # A foreign notebook stays unapproved when envlens edits it.
+    q = notebook(tmp_path / "x", ["numpy"])
+    assert envlens("add", str(q), "scipy", env=env).returncode == 0
+    assert envlens("trust", "--check", str(q), env=env).returncode == 3

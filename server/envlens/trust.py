@@ -490,18 +490,32 @@ def approve(
     return trust_state(res, notebook=notebook)
 
 
-def resign_if_trusted(before: Resolution, after_path: Path) -> bool:
+def resign_if_trusted(
+    before: Resolution | TrustState,
+    after_path: Path | None = None,
+    *,
+    after: Resolution | None = None,
+    write_file: bool = True,
+) -> bool:
     """After envlens itself edited a declaration (add, remove, lock): keep a trusted file trusted.
 
-    `before` is the file's resolution taken before the edit, `after_path` the notebook or script
-    (not the project file). Returns True when the new declaration was approved.
+    `before` is the file's resolution (or better, its trust state) taken before the edit; the new
+    resolution is `after`, or resolved from `after_path` (the notebook or script, not a project file). `write_file=False` when the file is
+    open in an editor (the approval is then recorded on this machine only). Returns True when the
+    new declaration is trusted.
     """
-    if not trust_state(before).trusted:
+    was_trusted = before.trusted if isinstance(before, TrustState) else trust_state(before).trusted
+    if not was_trusted:
         return False
-    after = resolve(after_path)
+    if after is None:
+        if after_path is None:
+            if not isinstance(before, Resolution):
+                raise TypeError("resign_if_trusted needs after_path or after")
+            after_path = before.path
+        after = resolve(after_path)
     if trust_state(after).trusted:
         return True
-    approve(after)
+    approve(after, write_file=write_file)
     return True
 
 

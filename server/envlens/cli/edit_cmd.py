@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from envlens import trust
 from envlens.edit import apply_edit, plan_edit
+from envlens.resolve import resolve
 
 
 def register(sub: Any) -> None:
@@ -22,8 +24,10 @@ def register(sub: Any) -> None:
 
 
 def add(args: argparse.Namespace) -> int:
+    before = trust.trust_state(resolve(args.path))  # before the edit: a bad key stops it here
     edit = plan_edit(args.path, add=args.requirements)
     changed = apply_edit(edit)
+    trust.resign_if_trusted(before, args.path)  # envlens's own edit keeps a trusted file trusted
     print(
         f"{'Added' if changed else 'Already declared'}: {', '.join(args.requirements)} "
         f"({edit.path})",
@@ -33,8 +37,10 @@ def add(args: argparse.Namespace) -> int:
 
 
 def remove(args: argparse.Namespace) -> int:
+    before = trust.trust_state(resolve(args.path))
     edit = plan_edit(args.path, remove=args.names)
     changed = apply_edit(edit)
+    trust.resign_if_trusted(before, args.path)
     print(
         f"{'Removed' if changed else 'Not declared'}: {', '.join(args.names)} ({edit.path})",
         file=sys.stderr,
