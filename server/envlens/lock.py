@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -327,7 +326,7 @@ _uv_check_lock = threading.Lock()
 
 def _uv_says_fresh(resolution: Resolution, lock_text: str, settings: Settings | None) -> bool:
     """Ask `uv lock --check --offline` (cached): for differences only uv's own reading can settle."""
-    with _lock_workspace(resolution, declaration_script(resolution), lock_text) as ws:
+    with lock_workspace(resolution, declaration_script(resolution), lock_text) as ws:
         key = hashlib.sha256((ws.script.read_text() + "\0" + lock_text).encode()).hexdigest()
         with _uv_check_lock:
             if key in _uv_check_cache:
@@ -444,7 +443,7 @@ class _Workspace:
 
 
 @contextlib.contextmanager
-def _lock_workspace(
+def lock_workspace(
     resolution: Resolution, script_text: str, lock_text: str | None
 ) -> Iterator[_Workspace]:
     """A temporary script (and its lock) beside the file, so relative paths in it still resolve."""
@@ -518,16 +517,9 @@ def _check_lockable(resolution: Resolution) -> None:
 
 def installed_versions(env_dir: Path) -> dict[str, str]:
     """Canonical name -> version of what is installed in an environment."""
-    site = [
-        *sorted((env_dir / "lib").glob("python*/site-packages")),
-        env_dir / "Lib" / "site-packages",
-    ]
-    out: dict[str, str] = {}
-    for dist in importlib_metadata.distributions(path=[str(p) for p in site if p.is_dir()]):
-        name = dist.metadata["Name"]
-        if name:
-            out.setdefault(canonicalize_name(name), dist.version)
-    return out
+    from envlens.envs.inventory import installed
+
+    return {canonicalize_name(d.name): d.version for d in installed(env_dir)}
 
 
 _HEAD = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<extras>\[[^\]]*\])?")
@@ -657,16 +649,16 @@ class _Locker:
         self, script_text: str, lock_text: str | None, *, upgrade: bool, offline_first: bool
     ) -> str:
         """The lock uv writes for this script (starting from `lock_text`); errors are typed."""
-        with _lock_workspace(self.resolution, script_text, lock_text) as ws:
+        with lock_workspace(self.resolution, script_text, lock_text) as ws:
             res: RunResult | None = None
             if offline_first:
                 res = self.run(ws, upgrade=upgrade, offline=True)
                 if not res.ok and not _OFFLINE_MISS.search(res.stderr):
-                    raise _lock_failure(res, self.resolution, self.logs)
+                    raise lock_failure(res, self.resolution, self.logs)
             if res is None or not res.ok:
                 res = self.run(ws, upgrade=upgrade, offline=False)
                 if not res.ok:
-                    raise _lock_failure(res, self.resolution, self.logs)
+                    raise lock_failure(res, self.resolution, self.logs)
             return ws.lock.read_text(encoding="utf-8")
 
 
@@ -675,13 +667,17 @@ def _python_for(resolution: Resolution, uv: Path, settings: Settings) -> Path | 
     from envlens.envs.interpreters import find_interpreter
     from envlens.errors import PythonNotFoundError
 
+    if resolution.declaration.requires_python is None:
+        # uv then records the interpreter's version as requires-python; only its own choice
+        # gives the lock that `uv run --locked` (which chooses the same way) accepts.
+        return None
     try:
         return find_interpreter(resolution.spec.requires_python, uv=uv, settings=settings).path
     except PythonNotFoundError:
         return None
 
 
-def _lock_failure(res: RunResult, resolution: Resolution, logs: list[str]) -> Exception:
+def lock_failure(res: RunResult, resolution: Resolution, logs: list[str]) -> Exception:
     if "Failed to parse" in res.stderr and "lock" in res.stderr:
         path, where = lock_location(resolution)
         return LockError(

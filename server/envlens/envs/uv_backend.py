@@ -8,8 +8,10 @@ turned into typed errors that name the dependency and the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import shutil
 import subprocess
 import sys
@@ -304,11 +306,23 @@ def build(
 _compiles: dict[str, subprocess.Popen[bytes]] = {}
 BYTECODE_MARKER = "envlens-bytecode"
 
-_COMPILE = (
-    "import compileall, sys, pathlib\n"
-    "ok = all([compileall.compile_dir(d, quiet=1, workers=1) for d in sys.argv[2:]])\n"
-    "pathlib.Path(sys.argv[1]).write_text('ok\\n' if ok else 'partial\\n')\n"
-)
+# Compiles one top-level entry of site-packages at a time, and stops once the environment's ready
+# record is gone (the environment is being removed), so it never re-creates folders of a removed env.
+_COMPILE = """
+import compileall, os, sys, pathlib
+marker, ready, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
+ok = True
+for d in dirs:
+    for entry in sorted(os.scandir(d), key=lambda e: e.name):
+        if not os.path.exists(ready):
+            sys.exit(1)
+        if entry.is_dir() and not entry.name.endswith((".dist-info", "__pycache__")):
+            ok = compileall.compile_dir(entry.path, quiet=1, workers=1) and ok
+        elif entry.name.endswith(".py"):
+            ok = compileall.compile_file(entry.path, quiet=1) and ok
+pathlib.Path(marker).write_text("ok\\n" if ok else "partial\\n")
+"""
+BYTECODE_PID = "envlens-bytecode.pid"
 
 
 def site_packages_dirs(env: Path) -> list[Path]:
@@ -317,7 +331,7 @@ def site_packages_dirs(env: Path) -> list[Path]:
     return sorted(p for p in (env / "lib").glob("python*/site-packages") if p.is_dir())
 
 
-def compile_bytecode_in_background(env: Path) -> subprocess.Popen[bytes] | None:
+def compile_bytecode_in_background(env: Path, ready: Path) -> subprocess.Popen[bytes] | None:
     """Write .pyc files for the environment's packages without making anyone wait.
 
     uv does not compile by default and these machines set PYTHONDONTWRITEBYTECODE, so without this
@@ -333,7 +347,8 @@ def compile_bytecode_in_background(env: Path) -> subprocess.Popen[bytes] | None:
     env_vars.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         proc = subprocess.Popen(
-            [*nice, str(python), "-c", _COMPILE, str(env / BYTECODE_MARKER), *map(str, dirs)],
+            [*nice, str(python), "-c", _COMPILE, str(env / BYTECODE_MARKER), str(ready)]
+            + [str(d) for d in dirs],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -342,6 +357,8 @@ def compile_bytecode_in_background(env: Path) -> subprocess.Popen[bytes] | None:
         )
     except OSError:
         return None
+    with contextlib.suppress(OSError):
+        (env / BYTECODE_PID).write_text(f"{proc.pid}\n")
     with _cache_lock:
         for k, p in list(_compiles.items()):
             if p.poll() is not None:
@@ -351,12 +368,21 @@ def compile_bytecode_in_background(env: Path) -> subprocess.Popen[bytes] | None:
 
 
 def stop_bytecode(env: Path) -> None:
-    """Stop this process's background compile of `env` (before removing it)."""
+    """Stop a background compile of `env` (before removing it), whichever process started it."""
     with _cache_lock:
         proc = _compiles.pop(str(env), None)
     if proc is not None and proc.poll() is None:
         proc.kill()
         proc.wait()
+    try:
+        pid = int((env / BYTECODE_PID).read_text().strip())
+        # Only a process that still compiles this environment (pids are reused).
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if str(env / BYTECODE_MARKER).encode() in cmdline:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def wait_for_bytecode(env: Path, timeout: float = 120) -> bool:
