@@ -160,7 +160,7 @@ def ensure_project(
                 }
                 (venv / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
                 progress("Environment ready; compiling bytecode in the background")
-                uv_backend.compile_bytecode_in_background(venv)
+                uv_backend.compile_bytecode_in_background(venv, venv / STAMP)
                 return EnvInfo(
                     key=key,
                     env_dir=venv,

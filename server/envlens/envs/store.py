@@ -247,7 +247,7 @@ def ensure_environment(
             _remove_tree(final)
             raise
     progress("Environment ready; compiling bytecode in the background")
-    uv_backend.compile_bytecode_in_background(final)
+    uv_backend.compile_bytecode_in_background(final, paths.ready_file(final))
     return _info(final, key, record, reused=False, start=start)
 
 
@@ -297,10 +297,11 @@ def remove_environment(key: str, *, cancel: threading.Event | None = None) -> bo
     final = paths.env_dir(key)
     if not final.exists():
         return False
-    uv_backend.stop_bytecode(final)
     with key_lock(key, cancel=cancel, progress=_noop):
-        # `ready` goes first, so a half-removed folder is never taken for a built one.
+        # `ready` goes first, so a half-removed folder is never taken for a built one (and a
+        # background bytecode compile stops).
         with contextlib.suppress(FileNotFoundError):
             paths.ready_file(final).unlink()
+        uv_backend.stop_bytecode(final)
         _remove_tree(final)
     return True
