@@ -58,7 +58,7 @@ async def start_client(
             return conv.structure(obj, types.Command)
         return conv.structure(obj, types.CodeAction)
 
-    conv.register_structure_hook(Union[types.Command, types.CodeAction], code_action_or_command)
+    conv.register_structure_hook(Union[types.Command, types.CodeAction], code_action_or_command)  # noqa: UP007
     client.set_configuration(settings or {}, section="envlens")
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
@@ -77,7 +77,7 @@ async def start_client(
 
     @client.feature("envlens/applyNotebookEdit")
     def apply_notebook_edit(params: Any) -> dict[str, Any]:
-        data = params if isinstance(params, dict) else {"uri": params.uri, "edits": params.edits}
+        data = plain(params)
         rec.notebook_edits.append(data)
         nb = rec.notebooks.get(data["uri"])
         if nb is not None:
@@ -216,7 +216,7 @@ class Notebook:
                 change=types.NotebookDocumentChangeEvent(
                     cells=types.NotebookDocumentCellChanges(
                         text_content=[
-                            types.NotebookDocumentCellChangesTextContentType(
+                            types.NotebookDocumentCellContentChanges(
                                 document=types.VersionedTextDocumentIdentifier(
                                     uri=c["uri"], version=c["version"]
                                 ),
@@ -302,3 +302,18 @@ def by_code(diags: Any, code: str) -> list[types.Diagnostic]:
 def rng(d: types.Diagnostic) -> tuple[int, int, int, int]:
     r = d.range
     return (r.start.line, r.start.character, r.end.line, r.end.character)
+
+
+def plain(value: Any) -> Any:
+    """A custom request's result as JSON-like dicts and lists (pygls hands back named tuples)."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+async def request(client: Any, method: str, params: Any) -> Any:
+    return plain(await client.protocol.send_request_async(method, params))

@@ -30,9 +30,11 @@ from envlens.lsp import protocol as P
 from envlens.lsp.analysis import Analysis, Snapshot
 from envlens.lsp.edits import notebook_change, text_change
 from envlens.lsp.server import EnvlensServer
+from envlens.lsp.trust import approve_json
 from envlens.pipinstall import plan_move_notebook, plan_move_script
 from envlens.resolve import Resolution, resolve
 from envlens.sources.notebook import parse_notebook
+from envlens.trust import require_trusted
 
 log = logging.getLogger("envlens.lsp")
 
@@ -266,6 +268,7 @@ async def build(
     """Build (or reuse) the environment for a resolution; one build per env key at a time."""
     if res.runtime != "python":
         raise BadInputError("a Deno notebook needs no Python environment", path=res.path)
+    require_trusted(res)  # nothing is installed before the user approved it (UntrustedError)
     running = ls.running.get(res.key)
     if running is not None and running.future is not None:
         return dict(await asyncio.shield(running.future))
@@ -481,9 +484,8 @@ def register(server: EnvlensServer) -> None:
     @server.command(P.CMD_TRUST)
     @envlens_command
     async def trust(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        key, path = target(ls, args, P.CMD_TRUST)
-        module = optional_module("envlens.trust", "Trusting a declaration")
-        result = await asyncio.to_thread(module.trust_file, path)
+        key, _path = target(ls, args, P.CMD_TRUST)
+        result = approve_json(ls, key)  # the editor's buffer, not the file on disk
         ls.touch(key)
         ls.refresh_lenses()
-        return {"ok": True, **(result.to_json() if hasattr(result, "to_json") else {})}
+        return result

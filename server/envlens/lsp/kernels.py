@@ -20,8 +20,10 @@ from pygls.uris import to_fs_path
 
 from envlens.errors import EnvlensError
 from envlens.kernels.registry import KernelRegistry
+from envlens.resolve import resolve
 from envlens.settings import Settings
 from envlens.sources.notebook import Notebook
+from envlens.trust import require_trusted
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,9 @@ def register(server: LanguageServer) -> None:
 
         text, notebook = _editor_content(ls, str(_param(params, "uri")))
         try:
+            # Nothing is installed or run before the user approved it (UntrustedError).
+            res = resolve(path, text=text, notebook=notebook, settings=_settings(ls))
+            require_trusted(res, notebook=notebook)
             managed = await registry_for(ls).start(
                 path, settings=_settings(ls), text=text, notebook=notebook, progress=progress
             )

@@ -356,6 +356,7 @@ FEATURE_MODULES = (
     "envlens.lsp.commands",
     "envlens.lsp.requests",
     "envlens.lsp.progress",
+    "envlens.lsp.trust",
 )
 
 

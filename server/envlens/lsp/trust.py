@@ -1,5 +1,6 @@
-"""Trust over LSP: `envlens/trustState` for the extension's trust dialog, `envlens.trust` to approve,
-and `require_trusted(server, path)` for the install, sync and kernel-start handlers to call first.
+"""Trust over LSP: `envlens/trustState` for the extension's trust dialog; `approve_json` behind the
+`envlens.trust` command (registered in commands.py); `keep_trusted` for commands that edit a
+declaration. The install, sync and kernel-start handlers call `envlens.trust.require_trusted`.
 
 The decisions are in `envlens.trust`; this module only finds the file's current resolution (the
 editor's buffer when the file is open) and translates.
@@ -124,19 +125,3 @@ def register(server: LanguageServer) -> None:
             return state_json(ls, _uri(params))
         except EnvlensError as exc:
             raise _error(exc) from None
-
-    @server.command(TRUST_COMMAND)
-    def trust_command(ls: LanguageServer, *args: Any) -> dict[str, Any]:
-        if not args or not isinstance(args[0], str):
-            raise JsonRpcServerError("envlens.trust needs [uri]", ENVLENS_ERROR_CODE)  # type: ignore[no-untyped-call]
-        try:
-            result = approve_json(ls, args[0])
-        except EnvlensError as exc:
-            raise _error(exc) from None
-        touch = getattr(ls, "touch_all", None)
-        if callable(touch):  # lenses and diagnostics that depend on trust change now
-            touch()
-        refresh = getattr(ls, "refresh_lenses", None)
-        if callable(refresh):
-            refresh()
-        return result
