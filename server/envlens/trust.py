@@ -519,6 +519,19 @@ def resign_if_trusted(
     return True
 
 
+def is_trusted(res: Resolution) -> bool:
+    """For status displays (EnvironmentInfo.trusted); a broken key counts as not trusted."""
+    try:
+        return trust_state(res).trusted
+    except EnvlensError:
+        return False
+
+
+def trust_file(path: Path) -> TrustState:
+    """Approve a file's declaration as it is on disk."""
+    return approve(resolve(path))
+
+
 def batch_override(flag: bool = False) -> bool:
     """`--trust` on the command line, or ENVLENS_TRUST=1 in the environment (CLI only, not the server)."""
     return flag or os.environ.get(TRUST_ENV, "").strip().lower() in ("1", "true", "yes")
