@@ -23,6 +23,9 @@ COMMAND_MODULES = (
     "envlens.cli.run_cmd",
     "envlens.cli.serve_cmd",
     "envlens.cli.trust_cmd",
+    "envlens.cli.lock_cmd",
+    "envlens.cli.export_cmd",
+    "envlens.cli.convert_cmd",
 )
 
 
