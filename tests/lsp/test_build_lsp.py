@@ -48,6 +48,7 @@ async def test_install_shows_progress_and_the_environment(
     tokens_before = set(client.progress_reports)
     refreshes = rec.lens_refreshes
 
+    await run(client, "envlens.trust", ed.uri)  # approved (tests/lsp/test_trust_lsp.py)
     result = await run(client, "envlens.install", ed.uri)
     assert isinstance(result, dict) and result["ok"] and not result["reused"]
 
@@ -85,6 +86,7 @@ async def test_install_shows_progress_and_the_environment(
         lambda: by_code(client.diagnostics.get(ed.uri), "unused-dependency"), what="hint"
     )
     assert (await lens_titles(client, ed.uri))[0] == "Sync Environment"
+    await run(client, "envlens.trust", ed.uri)  # approved (tests/lsp/test_trust_lsp.py)
     result = await run(client, "envlens.sync", ed.uri)
     assert isinstance(result, dict) and result["ok"]
     assert (await lens_titles(client, ed.uri))[0].startswith("Environment ready: ")
@@ -98,6 +100,7 @@ async def test_a_failing_install_reaches_the_user(
     ed = Editor(client, rec, tmp_path / "bad.py", SCRIPT.replace("tinyimg", "no-such-package-xyz"))
     await wait_for(lambda: client.diagnostics.get(ed.uri) is not None, what="diagnostics")
     n_messages = len(client.messages)
+    await run(client, "envlens.trust", ed.uri)  # approved (tests/lsp/test_trust_lsp.py)
     with pytest.raises(Exception) as err:
         await run(client, "envlens.install", ed.uri)
     assert "no-such-package-xyz" in str(err.value)

@@ -1,0 +1,111 @@
+"""Import scanning, the stdlib check, and import name -> distribution."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from envlens.imports import (
+    distribution_for,
+    import_table,
+    is_stdlib,
+    scan_imports,
+    third_party,
+)
+
+
+def names(text: str) -> list[str]:
+    return [r.module for r in scan_imports(text)]
+
+
+def test_scan_finds_absolute_imports_with_positions() -> None:
+    text = "import numpy as np, os\nfrom skimage import data\nfrom . import local\nimport  google . protobuf\n"
+    refs = scan_imports(text)
+    assert [r.module for r in refs] == ["numpy", "os", "skimage", "google.protobuf"]
+    lines = text.split("\n")
+    for r in refs:
+        assert lines[r.line][r.start : r.end].replace(" ", "") == r.module
+
+
+def test_scan_survives_magics_and_syntax_errors() -> None:
+    cell = "%matplotlib inline\n!pip install x\nimport pandas\nfiles = !ls\n"
+    assert names(cell) == ["pandas"]
+    typing = "import numpy\nfrom pandas import (\ndef broken(:\nimport sklearn.svm as svm\n"
+    assert names(typing) == ["numpy", "pandas", "sklearn.svm"]
+    assert names("\x00\xff garbage import\n") == []
+
+
+def test_imports_in_try_except_importerror_are_optional() -> None:
+    refs = scan_imports("try:\n    import ujson as json\nexcept ImportError:\n    import json\n")
+    assert [(r.module, r.optional) for r in refs] == [("ujson", True), ("json", False)]
+
+
+def test_percent_cells_are_scanned_separately() -> None:
+    text = "# %%\nimport a\n# %%\nimport b(\n# %%\nimport c\n"
+    refs = scan_imports(text)
+    assert [(r.module, r.line) for r in refs] == [("a", 1), ("b", 3), ("c", 5)]
+
+
+def test_stdlib_and_local_modules_are_not_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "helpers.py").write_text("")
+    refs = scan_imports("import os\nimport helpers\nimport numpy\nimport __future__\n")
+    assert [r.module for r in third_party(refs, folder=tmp_path)] == ["numpy"]
+    assert is_stdlib("tomllib", frozenset({"tomllib"}))
+    assert not is_stdlib("tomllib", frozenset({"os"})), "the target's stdlib list decides"
+
+
+def test_distribution_order_env_then_table_then_name() -> None:
+    assert distribution_for("sklearn.linear_model") == "scikit-learn"
+    assert distribution_for("google.protobuf.message") == "protobuf"
+    assert distribution_for("numpy") == "numpy"
+    assert distribution_for("yaml", {"yaml": ["ruamel-yaml-fork"]}) == "ruamel-yaml-fork"
+
+
+def _wheel_top_level(dist: str) -> set[str]:
+    api = f"https://pypi.org/pypi/{dist}/json"
+    with urllib.request.urlopen(api, timeout=30) as resp:
+        data = json.load(resp)
+    wheels = [u for u in data["urls"] if u["packagetype"] == "bdist_wheel"]
+    wheel = min(wheels, key=lambda u: u["size"])
+    with urllib.request.urlopen(urllib.parse.urljoin(api, wheel["url"]), timeout=60) as resp:
+        zf = zipfile.ZipFile(io.BytesIO(resp.read()))
+    tops: set[str] = set()
+    for name in zf.namelist():
+        if name.endswith(".dist-info/top_level.txt"):
+            tops |= {t.strip() for t in zf.read(name).decode().splitlines() if t.strip()}
+    if not tops:  # no top_level.txt: the wheel's own top-level entries
+        for name in zf.namelist():
+            first = name.split("/")[0]
+            if not first.endswith((".dist-info", ".data")):
+                tops.add(first.removesuffix(".py"))
+    return tops
+
+
+SAMPLE = [
+    "yaml",
+    "bs4",
+    "dateutil",
+    "dotenv",
+    "jwt",
+    "attr",
+    "serial",
+    "socks",
+    "websocket",
+    "absl",
+    "git",
+    "dns",
+]
+
+
+@pytest.mark.pypi
+@pytest.mark.parametrize("module", SAMPLE)
+def test_table_matches_wheels(module: str) -> None:
+    """The table's facts: the distribution's own wheel provides the import name."""
+    dist = import_table()[module]
+    assert module in _wheel_top_level(dist), f"{dist}'s wheel does not provide {module!r}"
