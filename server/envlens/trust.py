@@ -538,7 +538,8 @@ def batch_override(flag: bool = False) -> bool:
 
 
 def untrusted_message(state: TrustState) -> str:
-    lines = [f"not approved: {state.reason}; it would install {', '.join(state.packages)}"]
+    why = f" ({state.reason})" if state.status == "changed" else ""
+    lines = [f"not approved on this machine{why}: it would install {', '.join(state.packages)}"]
     for f in state.flags:
         if f.kind != "new":
             lines.append(f"{f.package}: {f.detail}")
