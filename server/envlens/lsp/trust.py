@@ -19,7 +19,7 @@ from envlens import trust
 from envlens.errors import EnvlensError
 from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
-from envlens.sources.notebook import Notebook
+from envlens.sources.notebook import Notebook, parse_notebook
 
 TRUST_STATE = "envlens/trustState"
 TRUST_COMMAND = "envlens.trust"
@@ -81,6 +81,20 @@ def keep_trusted(server: LanguageServer, uri: str, before: Resolution | trust.Tr
     installs), with the trust state (`state_before(server, uri)`) taken before the edit: a trusted
     file stays trusted."""
     after, _, is_open = current(server, _path(uri), uri)
+    return trust.resign_if_trusted(before, after=after, write_file=not is_open)
+
+
+def keep_trusted_after_edit(
+    server: LanguageServer, uri: str, before: trust.TrustState, new_text: str
+) -> bool:
+    """Like `keep_trusted`, with the edited file's new text (the editor's didChange may still be on
+    its way after workspace/applyEdit). `new_text` is the notebook's or script's whole new text."""
+    path = _path(uri)
+    _, _, is_open = current(server, path, uri)
+    if path.suffix == ".ipynb":
+        after = resolve(path, notebook=parse_notebook(new_text, path))
+    else:
+        after = resolve(path, text=new_text)
     return trust.resign_if_trusted(before, after=after, write_file=not is_open)
 
 
