@@ -329,6 +329,7 @@ def _max_distance(name: str) -> int:
     return 2
 
 
+@lru_cache(maxsize=4096)  # a few ms per name; the editor asks again on every trust check
 def typo_of(name: str) -> str | None:
     """The popular package `name` looks like a typo of, if any (None for popular names themselves)."""
     canon = canonicalize_name(name)
