@@ -161,3 +161,37 @@ def test_remove_environment(offline_index: Path, tmp_path: Path, write_script) -
     assert not remove_environment(info.key)
     with pytest.raises(BadInputError):
         remove_environment("../etc")
+
+
+def test_error_in_a_notebook_names_the_cell_and_line(offline_index: Path, tmp_path: Path) -> None:
+    nb = tmp_path / "analysis.ipynb"
+    block = '# /// script\n# requires-python = ">=3.10"\n# dependencies = ["tinyalphx"]\n# ///\n'
+    nb.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "markdown", "metadata": {}, "source": "# Title"},
+                    {
+                        "cell_type": "code",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": block,
+                    },
+                ],
+                "metadata": {
+                    "kernelspec": {
+                        "name": "python3",
+                        "display_name": "Python 3",
+                        "language": "python",
+                    }
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    with pytest.raises(ResolutionError) as exc:
+        ensure_environment(resolve(nb))
+    assert exc.value.location() == f"{nb}, cell 2, line 3"
+    assert "Check the spelling in analysis.ipynb" in exc.value.one_line()
