@@ -26,7 +26,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("path", type=Path)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--trust", action="store_true", help="install even if not approved (batch runs; or ENVLENS_TRUST=1)")
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="install even if not approved (batch runs; or ENVLENS_TRUST=1)",
+    )
     p.set_defaults(func=run_install)
 
     envs = sub.add_parser("envs", help="list or remove built environments")
