@@ -288,7 +288,10 @@ def build(
     progress(f"Creating Python {interpreter.short} environment")
     results = [create_venv(uv, interpreter, dest, cancel=cancel, resolution=resolution)]
     n = len(reqs)
-    what = f"{n} package{'s' if n != 1 else ''} and ipykernel" if n else "ipykernel"
+    if "-r" in reqs:  # a requirements file exported from the lock
+        what = "the locked packages and ipykernel"
+    else:
+        what = f"{n} package{'s' if n != 1 else ''} and ipykernel" if n else "ipykernel"
     progress(f"Installing {what}...")
     outcome = pip_install(
         uv,
