@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import stat
@@ -280,3 +282,165 @@ def test_no_kernel_outlives_a_killed_parent(tmp_path: Path, kernel_env: dict[str
     finally:
         if child.poll() is None:
             child.kill()
+
+
+# --- the LSP requests, against a real `envlens serve` -----------------------------------------
+
+
+def text_plain(output: Any) -> str:
+    """pygls's client hands custom results over as namedtuples, renaming 'text/plain' (not an
+    identifier) to a positional field: these outputs have that one MIME type only."""
+    assert len(output.data) == 1
+    return str(output.data[0])
+
+
+@pytest.fixture(scope="module")
+def lsp_env(
+    wheelhouse: Path, tiny_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    env["ENVLENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-lsp-cache"))
+    env["ENVLENS_CONFIG_DIR"] = str(tmp_path_factory.mktemp("kernel-lsp-config"))
+    env["UV_DEFAULT_INDEX"] = tmp_path_factory.mktemp("empty-index").as_uri()
+    env["UV_FIND_LINKS"] = f"{wheelhouse},{tiny_index}"
+    return env
+
+
+async def start_lsp(env: dict[str, str]) -> tuple[Any, list[Any]]:
+    from lsprotocol import types
+    from pytest_lsp import ClientServerConfig, client_capabilities
+
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "envlens", "serve"], server_env=env
+    )
+    client = await config.start()
+    outputs: list[Any] = []
+
+    @client.feature("envlens/kernel/output")
+    def on_output(params: Any) -> None:
+        outputs.append(params)
+
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"), process_id=os.getpid()
+        )
+    )
+    return client, outputs
+
+
+@pytest.fixture(scope="module")
+def lsp_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    nb = tmp_path_factory.mktemp("kernel-lsp") / "lsp.ipynb"
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": ["# /// script\n", '# dependencies = ["tinyalpha"]\n', "# ///"],
+    }
+    nb.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return nb
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def lsp(lsp_env: dict[str, str]) -> AsyncIterator[tuple[Any, list[Any]]]:
+    client, outputs = await start_lsp(lsp_env)
+    yield client, outputs
+    await client.shutdown_session()
+    await client.stop()
+
+
+async def request(client: Any, method: str, **params: Any) -> Any:
+    return await client.protocol.send_request_async(method, params)
+
+
+@module_loop
+async def test_lsp_kernel_start_execute_interrupt_restart_shutdown(
+    lsp: tuple[Any, list[Any]], lsp_notebook: Path
+) -> None:
+    import asyncio
+
+    from envlens.resolve import resolve
+
+    client, outputs = lsp
+    started = await request(client, "envlens/kernel/start", uri=lsp_notebook.as_uri())
+    assert started.key == resolve(lsp_notebook).key
+    assert started.pythonVersion.startswith("3.")
+    assert started.label == f"Python {started.pythonVersion} (envlens: tinyalpha)"
+    sid = started.sessionId
+
+    code = "import os, tinyalpha\nprint(tinyalpha.__version__)\nos.getpid()"
+    result = await request(
+        client, "envlens/kernel/execute", sessionId=sid, code=code, executionId="e1"
+    )
+    assert result.status == "ok" and result.executionCount == 1
+    assert result.outputs[0].text == "2.0\n"
+    kernel_pid = int(text_plain(result.outputs[1]))
+    # Each output was also streamed while the cell ran.
+    streamed = [o for o in outputs if o.executionId == "e1"]
+    assert streamed[0].sessionId == sid and streamed[0].output.text == "2.0\n"
+
+    sleeping = asyncio.create_task(
+        request(
+            client,
+            "envlens/kernel/execute",
+            sessionId=sid,
+            code="import time; time.sleep(60)",
+            executionId="e2",
+        )
+    )
+    await asyncio.sleep(1.0)
+    await request(client, "envlens/kernel/interrupt", sessionId=sid)
+    interrupted = await asyncio.wait_for(sleeping, 15)
+    assert interrupted.status == "error" and interrupted.error.ename == "KeyboardInterrupt"
+
+    await request(client, "envlens/kernel/restart", sessionId=sid)
+    assert not psutil.pid_exists(kernel_pid)
+    again = await request(
+        client, "envlens/kernel/execute", sessionId=sid, code="'os' in dir()", executionId="e3"
+    )
+    assert text_plain(again.outputs[0]) == "False"
+
+    await request(client, "envlens/kernel/shutdown", sessionId=sid)
+    with pytest.raises(Exception, match="there is no kernel session") as info:
+        await request(client, "envlens/kernel/execute", sessionId=sid, code="1", executionId="e4")
+    assert "Start the kernel again" in str(info.value)
+
+
+@module_loop
+async def test_lsp_kernel_start_failure_is_one_line_error(
+    lsp: tuple[Any, list[Any]], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('# /// script\n# dependencies = ["not a requirement!"]\n# ///\n')
+    with pytest.raises(Exception, match=r"bad\.py:2.*invalid requirement"):
+        await request(client=lsp[0], method="envlens/kernel/start", uri=bad.as_uri())
+
+
+@module_loop
+async def test_lsp_kernels_die_with_a_killed_server(
+    lsp_env: dict[str, str], lsp_notebook: Path
+) -> None:
+    client, _ = await start_lsp(lsp_env)
+    try:
+        started = await request(client, "envlens/kernel/start", uri=lsp_notebook.as_uri())
+        result = await request(
+            client,
+            "envlens/kernel/execute",
+            sessionId=started.sessionId,
+            code="import os; os.getpid()",
+            executionId="p",
+        )
+        pid = int(text_plain(result.outputs[0]))
+        assert psutil.pid_exists(pid)
+        server = psutil.Process(pid).parent()
+        assert server is not None and "serve" in " ".join(server.cmdline())
+        server.kill()  # the worst case: no LSP shutdown, no atexit
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=5)
+        assert not psutil.pid_exists(pid)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.stop()
