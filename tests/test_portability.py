@@ -1,0 +1,89 @@
+"""Check Portability: per-target verdicts and reasons on PyPI itself, and bad platform names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envlens.errors import BadInputError
+from envlens.portability import DEFAULT_TARGETS, check, parse_platforms
+from envlens.resolve import resolve
+
+ENVLENS = [sys.executable, "-m", "envlens"]
+
+
+def test_unknown_platform_lists_the_valid_ones(
+    isolated_cache: Path, tmp_path: Path, write_script
+) -> None:
+    assert parse_platforms(None) == list(DEFAULT_TARGETS)
+    assert parse_platforms(["linux-arm64,macos"]) == ["linux-aarch64", "macos-arm64"]
+    with pytest.raises(BadInputError) as err:
+        parse_platforms(["solaris-sparc"])
+    assert "unknown platform 'solaris-sparc'" in err.value.one_line()
+    assert "linux-x86_64, linux-aarch64, macos-arm64" in err.value.one_line()
+    script = write_script(tmp_path / "a.py", ["six"])
+    before = script.read_text()
+    out = subprocess.run(
+        [*ENVLENS, "check", str(script), "--platform", "solaris-sparc"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "unknown platform 'solaris-sparc'" in out.stderr
+    assert script.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py"]
+
+
+@pytest.mark.pypi
+def test_linux_only_wheels_get_per_target_verdicts(
+    isolated_cache: Path, tmp_path: Path, write_script
+) -> None:
+    # triton publishes manylinux x86_64/aarch64 wheels only, and no source distribution.
+    script = write_script(tmp_path / "a.py", ["triton==3.5.0", "six"], requires_python=">=3.10")
+    verdicts = {v.platform: v for v in check(resolve(script), pythons=["3.12"])}
+    assert list(verdicts) == list(DEFAULT_TARGETS)
+    assert verdicts["linux-x86_64"].status == "works"
+    assert verdicts["linux-x86_64"].packages == {
+        "six": verdicts["linux-x86_64"].packages["six"],
+        "triton": "3.5.0",
+    }
+    assert verdicts["linux-aarch64"].status == "works"
+    for plat in ("macos-arm64", "windows-x86_64"):
+        v = verdicts[plat]
+        assert v.status == "fails"
+        assert [p.package for p in v.problems] == ["triton"]
+        assert v.problems[0].reason.startswith(
+            f"triton 3.5.0 has no wheel for CPython 3.12 on {plat} and no source distribution"
+        )
+        assert "linux-x86_64" in v.problems[0].reason
+    out = subprocess.run(
+        [*ENVLENS, "check", str(script), "--python", "3.12", "--platform", "macos-arm64"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert out.stdout.splitlines()[:2] == [
+        "macos-arm64, Python 3.12: fails",
+        "  - " + verdicts["macos-arm64"].problems[0].reason,
+    ]
+
+
+@pytest.mark.pypi
+def test_no_wheel_but_a_source_distribution_needs_a_compiler(
+    isolated_cache: Path, tmp_path: Path, write_script
+) -> None:
+    # numpy 1.26.4 has wheels up to CPython 3.12 and an sdist: on 3.13 it must be compiled.
+    script = write_script(tmp_path / "a.py", ["numpy==1.26.4"])
+    (v,) = check(resolve(script), ["linux-aarch64"], ["3.13"])
+    assert v.status == "builds"
+    assert [p.reason for p in v.problems] == [
+        "numpy 1.26.4 has no wheel for CPython 3.13 on linux-aarch64, and building it from "
+        "source needs a compiler"
+    ]
+    (ok,) = check(resolve(script), ["linux-aarch64"], ["3.12"])
+    assert ok.status == "works"
