@@ -87,6 +87,6 @@ def test_move_in_a_notebook_removes_an_emptied_cell(tmp_path: Path) -> None:
 
 
 def test_unmovable_line_is_a_typed_error(tmp_path: Path) -> None:
-    with pytest.raises(BadInputError, match="requirements.txt") as err:
+    with pytest.raises(BadInputError, match=r"requirements\.txt") as err:
         plan_move_script(tmp_path / "s.py", "!pip install -r requirements.txt\n")
     assert err.value.line == 1

@@ -203,17 +203,37 @@ def split_cells(text: str) -> list[tuple[int, str]]:
     return chunks
 
 
+_SHIFTED_CACHE: OrderedDict[tuple[str, int], tuple[ImportRef, ...]] = OrderedDict()
+
+
+def _shifted_chunk(chunk: str, first_line: int) -> tuple[ImportRef, ...]:
+    """A chunk's imports at its place in the file, cached: typing in one cell re-shifts nothing else."""
+    key = (chunk, first_line)
+    hit = _SHIFTED_CACHE.get(key)
+    if hit is None:
+        hit = (
+            tuple(r.shifted(first_line) for r in scan_chunk(chunk))
+            if first_line
+            else scan_chunk(chunk)
+        )
+        _SHIFTED_CACHE[key] = hit
+        if len(_SHIFTED_CACHE) > _CHUNK_CACHE_SIZE:
+            _SHIFTED_CACHE.popitem(last=False)
+    return hit
+
+
 def scan_imports(text: str) -> list[ImportRef]:
     """Every absolute import in a script (or one cell), with 0-based lines in `text`."""
     refs: list[ImportRef] = []
     for first_line, chunk in split_cells(text):
-        refs.extend(r.shifted(first_line) if first_line else r for r in scan_chunk(chunk))
+        refs.extend(_shifted_chunk(chunk, first_line))
     return refs
 
 
 # --- standard library ---------------------------------------------------------------------------
 
 
+@cache
 def server_stdlib() -> frozenset[str]:
     return frozenset(sys.stdlib_module_names) | {"__future__", "__main__"}
 
@@ -286,14 +306,12 @@ def third_party(
 ) -> list[ImportRef]:
     """The imports that need a distribution: not stdlib, not the user's own modules."""
     out = []
-    local_cache: dict[str, bool] = {}
+    keep: dict[str, bool] = {}  # per module name: files have many imports of few modules
     for r in refs:
-        top = r.top
-        if is_stdlib(top, stdlib):
-            continue
-        if top not in local_cache:
-            local_cache[top] = is_local_module(top, folder)
-        if local_cache[top]:
-            continue
-        out.append(r)
+        top = r.module.split(".", 1)[0]
+        ok = keep.get(top)
+        if ok is None:
+            ok = keep[top] = not is_stdlib(top, stdlib) and not is_local_module(top, folder)
+        if ok:
+            out.append(r)
     return out

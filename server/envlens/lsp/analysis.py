@@ -8,7 +8,10 @@ the notebook's cells (markdown included, as the editor numbers them) or None for
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,8 @@ from envlens.lsp.envinfo import EnvKnowledge
 from envlens.pipinstall import PipInstall, find_pip_installs
 from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
+from envlens.sources import pep723
+from envlens.sources.lockfile import script_lock_path
 from envlens.sources.notebook import JsonStyle, Notebook
 
 log = logging.getLogger("envlens.lsp")
@@ -240,6 +245,50 @@ def _anchor(snap: Snapshot, res: Resolution | None) -> Span:
     return Span(None, 0, 0, 0, 0)
 
 
+_RES_CACHE: OrderedDict[tuple[Any, ...], Resolution] = OrderedDict()
+
+
+def _declaration_key(snap: Snapshot, settings: Settings | None) -> tuple[Any, ...] | None:
+    """What an inline declaration's resolution depends on; None when it may depend on other files."""
+    if snap.is_notebook:
+        md = snap.metadata or {}
+        first = next((c.text for c in snap.cells or () if c.kind == "code"), "")
+        if "# /// script" not in first and not any(k in md for k in ("uv", "runt", "conda")):
+            return None
+        return ("nb", snap.path, first, json.dumps(md, sort_keys=True, default=str), settings)
+    text = snap.text or ""
+    if "# /// script" not in text:
+        return None
+    block = pep723.find_script_block(text, snap.path)
+    if block is None:
+        return None
+    try:
+        st = script_lock_path(snap.path).stat()
+        lock: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        lock = None
+    return ("py", snap.path, block.toml, block.start_line, block.end_line, lock, settings)
+
+
+def resolve_cached(snap: Snapshot, settings: Settings | None) -> Resolution:
+    """`resolve` on the editor's text; an unchanged inline declaration is not parsed again."""
+    key = _declaration_key(snap, settings)
+    if key is not None:
+        hit = _RES_CACHE.get(key)
+        if hit is not None:
+            _RES_CACHE.move_to_end(key)
+            return hit
+    if snap.is_notebook:
+        res = resolve(snap.path, notebook=snap.notebook(), settings=settings)
+    else:
+        res = resolve(snap.path, text=snap.text or "", settings=settings)
+    if key is not None and res.declaration.inline:
+        _RES_CACHE[key] = res
+        if len(_RES_CACHE) > 256:
+            _RES_CACHE.popitem(last=False)
+    return res
+
+
 def analyse(
     snap: Snapshot,
     *,
@@ -251,10 +300,7 @@ def analyse(
     res: Resolution | None = None
     error: EnvlensError | None = None
     try:
-        if snap.is_notebook:
-            res = resolve(snap.path, notebook=snap.notebook(), settings=settings)
-        else:
-            res = resolve(snap.path, text=snap.text or "", settings=settings)
+        res = resolve_cached(snap, settings)
     except EnvlensError as exc:
         error = exc
     anchor = _anchor(snap, res or last_good)
@@ -288,39 +334,54 @@ def analyse(
         refs.extend((None, r) for r in scan_imports(text))
         pips.extend((None, p) for p in find_pip_installs(text, commented=True))
 
+    # Work per module, not per import: a long file imports few modules many times.
     folder = snap.path.parent
-    third = {id(r) for r in third_party((r for _, r in refs), stdlib=stdlib, folder=folder)}
-    imports = [
-        CellImport(c, r, distribution_for(r.module, installed)) for c, r in refs if id(r) in third
-    ]
+    modules = list(dict.fromkeys(r.module for _, r in refs))
+    third_tops = {
+        r.top
+        for r in third_party(
+            [ImportRef(m, 0, 0, 0) for m in dict.fromkeys(m.split(".", 1)[0] for m in modules)],
+            stdlib=stdlib,
+            folder=folder,
+        )
+    }
+    dist_of = {
+        m: distribution_for(m, installed) for m in modules if m.split(".", 1)[0] in third_tops
+    }
+    first_ref: dict[str, tuple[int | None, ImportRef]] = {}
+    for c, r in refs:
+        if r.module in dist_of and r.module not in first_ref:
+            first_ref[r.module] = (c, r)
+    imports = [CellImport(c, r, dist_of[m]) for m, (c, r) in first_ref.items()]
 
     runtime_python = basis is None or basis.runtime == "python"
     declared = _declared_names(basis) if basis is not None else set()
     if runtime_python and error is None:
-        for imp in imports:
-            if imp.ref.optional:
+        provided = installed is not None and basis is not None and basis.declaration.kind != "none"
+        missing: dict[str, str] = {}
+        for m, dist in dist_of.items():
+            top = m.split(".", 1)[0]
+            if _canon(dist) in declared or _canon(top) in declared:
                 continue
-            dist = canonicalize_name(imp.distribution)
-            if dist in declared or canonicalize_name(imp.ref.top) in declared:
-                continue
-            if (
-                installed is not None
-                and basis is not None
-                and basis.declaration.kind != "none"
-                and imp.ref.top in installed
-            ):
+            if provided and installed is not None and top in installed:
                 continue  # provided by the environment (a dependency of something declared)
-            where = "the notebook's" if snap.is_notebook else "the script"
-            findings.append(
-                Finding(
-                    "undeclared-import",
-                    "warning",
-                    f"'{imp.ref.top}' is not declared: it is provided by the distribution "
-                    f"'{imp.distribution}'; add it to {where} dependencies",
-                    Span(imp.cell, imp.ref.line, imp.ref.start, imp.ref.line, imp.ref.end),
-                    {"module": imp.ref.top, "distribution": imp.distribution},
+            missing[m] = dist
+        where = "the notebook's" if snap.is_notebook else "the script"
+        if missing:
+            for c, r in refs:
+                wanted = missing.get(r.module)
+                if wanted is None or r.optional:
+                    continue
+                findings.append(
+                    Finding(
+                        "undeclared-import",
+                        "warning",
+                        f"'{r.top}' is not declared: it is provided by the distribution "
+                        f"'{wanted}'; add it to {where} dependencies",
+                        Span(c, r.line, r.start, r.line, r.end),
+                        {"module": r.top, "distribution": wanted},
+                    )
                 )
-            )
     for pcell, p in pips:
         reqs = p.requirements
         shown = ", ".join(reqs) if reqs else "these packages"
@@ -339,10 +400,8 @@ def analyse(
             )
         )
     if res is not None and error is None and res.declaration.inline and runtime_python:
-        used = {canonicalize_name(i.distribution) for i in imports} | {
-            canonicalize_name(i.ref.top) for i in imports
-        }
-        used |= {canonicalize_name(r.top) for _, r in refs}
+        used = {_canon(d) for d in set(dist_of.values())}
+        used |= {_canon(m.split(".", 1)[0]) for m in modules}
         for req in res.declaration.requirements:
             try:
                 name = canonicalize_name(Requirement(req).name)
@@ -360,6 +419,11 @@ def analyse(
                 )
             )
     return Analysis(snap, res, error, imports, pips, findings, anchor)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canon(name: str) -> str:
+    return canonicalize_name(name)
 
 
 def _short(exc: EnvlensError) -> str:
