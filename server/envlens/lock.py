@@ -124,6 +124,28 @@ class ParsedLock:
         return out
 
 
+_PACKAGE_HEAD = re.compile(r'^\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"', re.M)
+
+
+def locked_versions(text: str) -> dict[str, str]:
+    """Canonical name -> version, read fast: uv writes each package's name and version first
+    (a full TOML parse of a large lock costs ~50 ms); anything unexpected takes the full parse."""
+    from packaging.version import InvalidVersion, Version
+
+    found = _PACKAGE_HEAD.findall(text)
+    if len(found) != text.count("[[package]]"):
+        return parse_lock(text, where="uv's lock").versions()
+    out: dict[str, str] = {}
+    for name, version in found:
+        n = canonicalize_name(name)
+        try:
+            if n not in out or Version(version) > Version(out[n]):
+                out[n] = version
+        except InvalidVersion:
+            out[n] = version
+    return out
+
+
 def lock_location(resolution: Resolution) -> tuple[Path, str]:
     """Where the lock lives, for messages: (file, description)."""
     if resolution.path.suffix == ".ipynb":
@@ -471,7 +493,7 @@ def lock_workspace(
                 os.rmdir(tmpdir)
 
 
-def _script_text_for(resolution: Resolution, file_text: str) -> str:
+def lock_script_text(resolution: Resolution, file_text: str) -> str:
     """The script uv locks: the file itself, or (notebooks) the declaration cell, as juv does."""
     decl = resolution.declaration
     if resolution.path.suffix != ".ipynb":
@@ -486,7 +508,7 @@ def _script_text_for(resolution: Resolution, file_text: str) -> str:
 
 def declaration_script(resolution: Resolution) -> str:
     """The script uv reads for this file's lock (the saved file's declaration)."""
-    return _script_text_for(resolution, read_text(resolution.path))
+    return lock_script_text(resolution, read_text(resolution.path))
 
 
 def _check_lockable(resolution: Resolution) -> None:
@@ -745,7 +767,7 @@ def plan_lock(
         )
         try:
             lock_text = locker.lock(
-                _script_text_for(resolution, pinned_text),
+                lock_script_text(resolution, pinned_text),
                 old_lock,
                 upgrade=False,
                 offline_first=True,
@@ -763,12 +785,12 @@ def plan_lock(
         )
         # A fresh resolution goes online (the newest versions); an existing lock is kept as is.
         lock_text = locker.lock(
-            _script_text_for(resolution, first_text),
+            lock_script_text(resolution, first_text),
             None if upgrade else old_lock,
             upgrade=upgrade,
             offline_first=False,
         )
-        versions = parse_lock(lock_text, where="uv's new lock").versions()
+        versions = locked_versions(lock_text)
         pins = _pin_map(decl.requirements, versions)
         if pins:
             pinned_text = _apply_to_file(
@@ -776,7 +798,7 @@ def plan_lock(
             )
             # Same versions, pinned: uv's cache has every page it needs, so this is offline.
             lock_text = locker.lock(
-                _script_text_for(resolution, pinned_text),
+                lock_script_text(resolution, pinned_text),
                 lock_text,
                 upgrade=False,
                 offline_first=True,
@@ -784,9 +806,8 @@ def plan_lock(
     new_text = _apply_to_file(
         resolution, base_text, replace=pins, exclude_newer=None, settings=settings
     )
-    parsed = parse_lock(lock_text, where="uv's new lock")
-    versions = parsed.versions()
-    before = old_parsed.versions() if old_parsed else {}
+    versions = locked_versions(lock_text)
+    before = locked_versions(old_lock) if old_lock else {}
     changes = {
         n: (before.get(n), versions.get(n))
         for n in sorted(set(before) | set(versions))
