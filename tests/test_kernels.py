@@ -331,7 +331,7 @@ async def start_lsp(env: dict[str, str]) -> tuple[Any, list[Any]]:
 
 
 @pytest.fixture(scope="module")
-def lsp_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lsp_notebook(tmp_path_factory: pytest.TempPathFactory, lsp_env: dict[str, str]) -> Path:
     nb = tmp_path_factory.mktemp("kernel-lsp") / "lsp.ipynb"
     cell = {
         "cell_type": "code",
@@ -341,11 +341,22 @@ def lsp_notebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "source": ["# /// script\n", '# dependencies = ["tinyalpha"]\n', "# ///"],
     }
     nb.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    # The server starts kernels only for approved files (docs/trust.md).
+    subprocess.run(
+        [sys.executable, "-m", "envlens", "trust", "--yes", str(nb)], env=lsp_env, check=True
+    )
     return nb
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def lsp(lsp_env: dict[str, str]) -> AsyncIterator[tuple[Any, list[Any]]]:
+async def lsp(lsp_env: dict[str, str], lsp_notebook: Path) -> AsyncIterator[tuple[Any, list[Any]]]:
+    # The user approved the notebook's dependencies (the trust dialog, here its CLI form).
+    subprocess.run(
+        [sys.executable, "-m", "envlens", "trust", str(lsp_notebook), "--yes"],
+        env=lsp_env,
+        check=True,
+        capture_output=True,
+    )
     client, outputs = await start_lsp(lsp_env)
     yield client, outputs
     await client.shutdown_session()
@@ -421,7 +432,7 @@ async def test_lsp_kernel_start_failure_is_one_line_error(
 
 @module_loop
 async def test_lsp_kernels_die_with_a_killed_server(
-    lsp_env: dict[str, str], lsp_notebook: Path
+    lsp: tuple[Any, list[Any]], lsp_env: dict[str, str], lsp_notebook: Path
 ) -> None:
     client, _ = await start_lsp(lsp_env)
     try:

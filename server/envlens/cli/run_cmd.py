@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
+from envlens.errors import BadInputError
 from envlens.kernels.run import run_file, strip_ansi
-from envlens.resolve import resolve
 
 
 def register(sub: Any) -> None:
@@ -46,10 +46,20 @@ def run(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"envlens: {message}", file=sys.stderr, flush=True)
 
-    # Nothing is installed or run until approved: exit 3 with how to approve.
-    trust.require_trusted(resolve(args.path), override=trust.batch_override(args.trust))
+    if args.timeout is not None and args.timeout <= 0:
+        raise BadInputError(
+            f"--timeout must be a positive number of seconds, not {args.timeout:g}",
+            hint="Pass for example --timeout 600, or leave it out for no limit",
+        )
+    # Nothing is installed or run until approved (exit 3, says how); run_file checks it after the
+    # arguments, on the resolution it runs.
     report = run_file(
-        args.path, args.output, inplace=args.inplace, timeout=args.timeout, progress=progress
+        args.path,
+        args.output,
+        inplace=args.inplace,
+        timeout=args.timeout,
+        progress=progress,
+        trust_override=trust.batch_override(args.trust),
     )
     if report.error is not None:
         if report.traceback:

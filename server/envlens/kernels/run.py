@@ -25,6 +25,7 @@ from envlens.kernels.session import KernelSession
 from envlens.resolve import resolve
 from envlens.settings import Settings
 from envlens.sources.notebook import Json, Notebook, cell_source, load_notebook
+from envlens.trust import require_trusted
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -150,15 +151,20 @@ def run_file(
     inplace: bool = False,
     timeout: float | None = None,
     progress: Progress | None = None,
+    trust_override: bool = False,
 ) -> RunReport:
     """Execute `path` and write the executed notebook. A failing cell does not raise: it is in
     `report.error` (and the notebook is still written); a kernel that dies or cannot start raises
-    KernelError after writing what ran."""
+    KernelError after writing what ran. An unapproved declaration raises UntrustedError unless
+    `trust_override`."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
     path = Path(path).absolute()
     out = _check_paths(path, output, inplace)
     nb, planned, res = _load(path, out, settings)
+    # The trust gate: nothing is installed or run from a declaration this machine has not approved
+    # (UntrustedError, exit 3), unless a batch run says so (--trust / ENVLENS_TRUST=1).
+    require_trusted(res, override=trust_override)
     say = progress or (lambda _msg: None)
     say(f"environment {res.key}: {res.declaration.label}")
     target = kernel_target(res, settings=settings, progress=progress)
