@@ -226,3 +226,15 @@ def test_write_is_atomic_and_keeps_permissions(tmp_path: Path) -> None:
     apply_edit(plan_edit(p, add=["scipy"]))
     assert p.stat().st_mode & 0o777 == 0o640
     assert [x.name for x in tmp_path.iterdir()] == ["nb.ipynb"]
+
+
+def test_new_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    from envlens.fileio import atomic_write_text
+
+    target = tmp_path / "new.txt"
+    atomic_write_text(target, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
