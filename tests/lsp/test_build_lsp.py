@@ -45,6 +45,7 @@ async def test_install_shows_progress_and_the_environment(
     )
     assert "'timg'" in warn.message
     assert await lens_titles(client, ed.uri) == ["Install Script Dependencies", "Lock Versions"]
+    await run(client, "envlens.trust", ed.uri)  # the gate comes first (docs/trust.md)
     tokens_before = set(client.progress_reports)
     refreshes = rec.lens_refreshes
 
@@ -87,6 +88,7 @@ async def test_install_shows_progress_and_the_environment(
     )
     assert (await lens_titles(client, ed.uri))[0] == "Sync Environment"
     await run(client, "envlens.trust", ed.uri)  # approved (tests/lsp/test_trust_lsp.py)
+    await run(client, "envlens.trust", ed.uri)
     result = await run(client, "envlens.sync", ed.uri)
     assert isinstance(result, dict) and result["ok"]
     assert (await lens_titles(client, ed.uri))[0].startswith("Environment ready: ")
@@ -107,6 +109,7 @@ async def test_a_failing_install_reaches_the_user(
     shown = await wait_for(lambda: client.messages[n_messages:], what="showMessage")
     assert shown[0].type == types.MessageType.Error
     assert "no-such-package-xyz" in shown[0].message and str(ed.path) in shown[0].message
+    assert "approve" not in shown[0].message, "the build failed, not the trust gate"
     assert any("no-such-package-xyz" in m.message for m in client.log_messages)
     title = (await lens_titles(client, ed.uri))[0]
     assert title.startswith("Install failed: ") and "\n" not in title
@@ -128,4 +131,23 @@ async def test_commands_reject_bad_arguments(
     await wait_for(lambda: '"tinyalpha>=1"' in ed.text, what="the edit")
     result = await run(client, "envlens.remove", ed.uri, ["tinyalpha"])
     await wait_for(lambda: ed.text == SCRIPT, what="back to the original")
+    ed.close()
+
+
+async def test_lock_versions_pins_through_the_editor(
+    session: tuple[LanguageClient, Recorder], tmp_path: Path
+) -> None:
+    client, rec = session
+    text = '# /// script\n# dependencies = ["tinyalpha"]\n# ///\n\n# %%\nimport tinyalpha\n'
+    (tmp_path / "lock.py").write_text(text)
+    ed = Editor(client, rec, tmp_path / "lock.py", text)
+    await wait_for(lambda: client.diagnostics.get(ed.uri) is not None, what="diagnostics")
+    result = await run(client, "envlens.lock", ed.uri, {"upgrade": False})
+    assert isinstance(result, dict) and result["ok"]
+    await wait_for(lambda: '"tinyalpha==2.0"' in ed.text, what="the pin in the buffer")
+    assert ed.text == text.replace('"tinyalpha"', '"tinyalpha==2.0"'), "only the pin changed"
+    assert (tmp_path / "lock.py.lock").is_file()
+    assert (tmp_path / "lock.py").read_text() == text, "the file on disk is the editor's to save"
+    info = await request(client, "envlens/environment", {"uri": ed.uri})
+    assert info["lockState"] in ("fresh", "stale")
     ed.close()

@@ -9,6 +9,7 @@ carrying the same line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import importlib
 import logging
@@ -366,12 +367,34 @@ def register(server: EnvlensServer) -> None:
         module = optional_module("envlens.lock", "Lock Versions")
         op = ls.new_operation(f"envlens: locking {path.name}", resolution_of(ls, key, path).key)
         await progress.begin(ls, op, "resolving versions")
+        upgrade = bool(opts.get("upgrade"))
         try:
-            result = await asyncio.to_thread(
-                module.lock_file, path, upgrade=bool(opts.get("upgrade"))
-            )
+            if ls.is_open(key):
+                # Lock what the editor shows; the pins reach the buffer through the editor.
+                snap, _ = current(ls, key, path)
+                result = await asyncio.to_thread(
+                    module.plan_lock,
+                    path,
+                    upgrade=upgrade,
+                    settings=ls.settings,
+                    text=file_text(snap),
+                    cancel=op.cancel,
+                )
+                if not snap.is_notebook and result.lock_changed:
+                    await asyncio.to_thread(
+                        module.write_lock,
+                        dataclasses.replace(result, file_changed=False),
+                    )
+                planned = PlannedEdit(path, result.old_text, result.new_text)
+                await apply_planned(ls, key, snap, [planned])
+            else:
+                result = await asyncio.to_thread(
+                    module.lock_file, path, upgrade=upgrade, settings=ls.settings, cancel=op.cancel
+                )
         except EnvlensError as exc:
             op.status, op.ended, op.error = "failed", time.time(), _one_line(exc)
+            if exc.log:
+                op.log.append(exc.log)
             progress.end(ls, op, f"failed: {op.error}")
             raise
         op.status, op.ended = "succeeded", time.time()
@@ -381,8 +404,6 @@ def register(server: EnvlensServer) -> None:
         out: dict[str, Any] = {"ok": True}
         if hasattr(result, "to_json"):
             out.update(result.to_json())
-        elif isinstance(result, dict):
-            out.update(result)
         return out
 
     @server.command(P.CMD_ADD)
