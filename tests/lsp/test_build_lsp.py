@@ -151,3 +151,16 @@ async def test_lock_versions_pins_through_the_editor(
     info = await request(client, "envlens/environment", {"uri": ed.uri})
     assert info["lockState"] in ("fresh", "stale")
     ed.close()
+
+
+async def test_check_portability_answers_verdicts(
+    session: tuple[LanguageClient, Recorder], tmp_path: Path
+) -> None:
+    client, rec = session
+    ed = Editor(
+        client, rec, tmp_path / "port.py", '# /// script\n# dependencies = ["tinyalpha"]\n# ///\n'
+    )
+    result = await run(client, "envlens.checkPortability", ed.uri)
+    assert isinstance(result, dict) and result["ok"] and result["verdicts"]
+    assert all(v["status"] for v in result["verdicts"])
+    ed.close()

@@ -494,13 +494,28 @@ def register(server: EnvlensServer) -> None:
     @server.command(P.CMD_CHECK_PORTABILITY)
     @envlens_command
     async def check_portability(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        _key, path = target(ls, args, P.CMD_CHECK_PORTABILITY)
+        key, path = target(ls, args, P.CMD_CHECK_PORTABILITY)
+        opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
         module = optional_module("envlens.portability", "Checking portability")
-        result = await asyncio.to_thread(module.check_portability, path)
-        return {
-            "ok": True,
-            **(result.to_json() if hasattr(result, "to_json") else {"result": result}),
-        }
+        res = resolution_of(ls, key, path)
+        op = ls.new_operation(f"envlens: checking where {path.name} runs", res.key)
+        await progress.begin(ls, op, "asking uv for every platform and Python")
+        try:
+            verdicts = await asyncio.to_thread(
+                module.check,
+                res,
+                opts.get("platforms"),
+                opts.get("pythons"),
+                settings=ls.settings,
+                cancel=op.cancel,
+            )
+        except EnvlensError as exc:
+            op.status, op.ended, op.error = "failed", time.time(), _one_line(exc)
+            progress.end(ls, op, f"failed: {op.error}")
+            raise
+        op.status, op.ended = "succeeded", time.time()
+        progress.end(ls, op, "checked")
+        return {"ok": True, "verdicts": [v.to_json() for v in verdicts]}
 
     @server.command(P.CMD_TRUST)
     @envlens_command
