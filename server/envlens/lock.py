@@ -394,6 +394,30 @@ def drift(resolution: Resolution, settings: Settings | None = None) -> Drift:
     return result
 
 
+_quick_cache: dict[str, Drift] = {}
+
+
+def quick_drift(resolution: Resolution) -> Drift:
+    """`drift` without ever calling uv, cached by the spec's key (which includes the lock's hash):
+    cheap enough for every keystroke. Differences only uv can settle count as fresh here."""
+    key = resolution.key + ":" + ",".join(resolution.declaration.requirements)
+    hit = _quick_cache.get(key)
+    if hit is not None:
+        return hit
+    if resolution.lock_text is None or not resolution.declaration.inline:
+        result = Drift("none")
+    else:
+        path, where = lock_location(resolution)
+        try:
+            result = compare(resolution, parse_lock(resolution.lock_text, path=path, where=where))
+        except LockError as exc:
+            result = Drift("stale", (exc.message,))
+    if len(_quick_cache) > 1024:
+        _quick_cache.clear()
+    _quick_cache[key] = result
+    return result
+
+
 def lock_state(resolution: Resolution, settings: Settings | None = None) -> LockState:
     """ "none" (no lock), "fresh" (the lock belongs to the declaration) or "stale"."""
     return drift(resolution, settings).state

@@ -44,7 +44,11 @@ async def test_install_shows_progress_and_the_environment(
         lambda: by_code(client.diagnostics.get(ed.uri), "undeclared-import"), what="warning"
     )
     assert "'timg'" in warn.message
-    assert await lens_titles(client, ed.uri) == ["Install Script Dependencies", "Lock Versions"]
+    assert await lens_titles(client, ed.uri) == [
+        "Install Script Dependencies",
+        "Lock Versions",
+        "Check Portability",
+    ]
     await run(client, "envlens.trust", ed.uri)  # the gate comes first (docs/trust.md)
     tokens_before = set(client.progress_reports)
     refreshes = rec.lens_refreshes

@@ -62,7 +62,11 @@ async def test_diagnostics_per_cell(
     assert "scikit-image>=0.22" in magic.message
     assert not client.diagnostics.get(uris[1]), "markdown cells are not code"
     assert not client.diagnostics.get(uris[2]), "pandas is declared and os is stdlib"
-    assert await titles(client, uris[0]) == ["Install Script Dependencies", "Lock Versions"]
+    assert await titles(client, uris[0]) == [
+        "Install Script Dependencies",
+        "Lock Versions",
+        "Check Portability",
+    ]
     assert await titles(client, uris[2]) == []
     # Typing in one cell updates that cell.
     nb.set_cell(2, "import pandas as pd\nimport yaml")
@@ -151,7 +155,11 @@ async def test_metadata_declaration_is_edited_through_the_notebook(
     nb = Notebook(client, rec, tmp_path / "md.ipynb", [("code", "import pandas\nimport yaml")], md)
     uri = nb.cell_uris[0]
     await wait_for(lambda: by_code(client.diagnostics.get(uri), "undeclared-import"), what="yaml")
-    assert await titles(client, uri) == ["Install Script Dependencies", "Lock Versions"]
+    assert await titles(client, uri) == [
+        "Install Script Dependencies",
+        "Lock Versions",
+        "Check Portability",
+    ]
     found = await code_actions(client, uri, 1)
     [add] = [a for a in found if a.title.startswith("Add 'pyyaml'")]
     assert add.command is not None and add.command.command == "envlens.installAndRerun"

@@ -124,6 +124,7 @@ async def test_lenses_on_a_script(session: tuple[LanguageClient, Recorder], tmp_
     assert [x.command.title for x in lenses if x.command] == [
         "Install Script Dependencies",
         "Lock Versions",
+        "Check Portability",
     ]
     assert all(x.range.start.line == 0 for x in lenses)
     assert lenses[0].command and lenses[0].command.command == "envlens.install"

@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 
 from envlens.errors import EnvlensError, InvalidRequirementError
 from envlens.imports import ImportRef, distribution_for, scan_chunk, scan_imports, third_party
+from envlens.lock import quick_drift
 from envlens.lsp.envinfo import EnvKnowledge
 from envlens.pipinstall import PipInstall, find_pip_installs
 from envlens.resolve import Resolution, resolve
@@ -33,7 +34,9 @@ from envlens.sources.notebook import JsonStyle, Notebook
 log = logging.getLogger("envlens.lsp")
 
 Severity = Literal["error", "warning", "information", "hint"]
-FindingKind = Literal["undeclared-import", "declaration-error", "pip-install", "unused-dependency"]
+FindingKind = Literal[
+    "undeclared-import", "declaration-error", "pip-install", "unused-dependency", "stale-lock"
+]
 
 # Distributions people declare without importing them: kernels, plugins, build tools.
 NOT_IMPORTED = frozenset(
@@ -416,6 +419,20 @@ def analyse(
                     f"'{req}' is declared but nothing in this file imports it",
                     _dependency_span(res, snap, req, anchor),
                     {"requirement": req, "name": name},
+                )
+            )
+    if res is not None and error is None and res.lock_text is not None and runtime_python:
+        stale = quick_drift(res)
+        if stale.state == "stale":
+            findings.append(
+                Finding(
+                    "stale-lock",
+                    "warning",
+                    "Lock is out of date: "
+                    + "; ".join(stale.reasons)
+                    + ". Re-lock with 'Lock Versions' so the lock matches the dependencies",
+                    anchor,
+                    {"reasons": list(stale.reasons)},
                 )
             )
     return Analysis(snap, res, error, imports, pips, findings, anchor)

@@ -197,6 +197,20 @@ def actions_for(ls: EnvlensServer, params: types.CodeActionParams) -> list[types
                     title="Move", command=P.CMD_MOVE_PIP_INSTALLS, arguments=[key, where]
                 ),
             )
+        elif f.kind == "stale-lock":
+            relock = types.Command(
+                title="Re-lock", command=P.CMD_LOCK, arguments=[key, {"upgrade": False}]
+            )
+            if not only or any(QUICKFIX.startswith(k) for k in only):
+                actions.append(
+                    types.CodeAction(
+                        title="Re-lock: update the lock to the declared dependencies",
+                        kind=QUICKFIX,
+                        command=relock,
+                        diagnostics=[to_diagnostic(a, f)],
+                        is_preferred=True,
+                    )
+                )
         elif f.kind == "unused-dependency":
             name = str(f.data["name"])
             make(

@@ -61,7 +61,13 @@ def plan_lenses(
     else:
         lenses.append(Lens("Install Script Dependencies", P.CMD_INSTALL, [uri]))
     if res.declaration.inline and res.spec.backend == "uv":
-        lenses.append(Lens("Lock Versions", P.CMD_LOCK, [uri, {"upgrade": False}]))
+        if any(f.kind == "stale-lock" for f in a.findings):
+            lenses.append(
+                Lens("Lock is out of date: Re-lock", P.CMD_LOCK, [uri, {"upgrade": False}])
+            )
+        else:
+            lenses.append(Lens("Lock Versions", P.CMD_LOCK, [uri, {"upgrade": False}]))
+        lenses.append(Lens("Check Portability", P.CMD_CHECK_PORTABILITY, [uri]))
     return lenses
 
 
