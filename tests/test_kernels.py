@@ -455,3 +455,25 @@ async def test_lsp_kernels_die_with_a_killed_server(
     finally:
         with contextlib.suppress(Exception):
             await client.stop()
+
+
+@module_loop
+async def test_lsp_shutdown_stops_every_kernel(
+    lsp: tuple[Any, list[Any]], lsp_env: dict[str, str], lsp_notebook: Path
+) -> None:
+    client, _ = await start_lsp(lsp_env)
+    try:
+        started = await request(client, "envlens/kernel/start", uri=lsp_notebook.as_uri())
+        result = await request(
+            client,
+            "envlens/kernel/execute",
+            sessionId=started.sessionId,
+            code="import os; os.getpid()",
+            executionId="p",
+        )
+        pid = int(text_plain(result.outputs[0]))
+        await client.shutdown_session()  # the kernel was never shut down by the client
+        assert not psutil.pid_exists(pid)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.stop()

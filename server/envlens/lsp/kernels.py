@@ -103,6 +103,12 @@ def _supports_progress(server: LanguageServer) -> bool:
 
 
 def register(server: LanguageServer) -> None:
+    @server.feature(types.SHUTDOWN)
+    async def shutdown_kernels(ls: LanguageServer, *args: Any) -> None:
+        """LSP shutdown: every kernel is asked to stop (atexit and PR_SET_PDEATHSIG cover a server
+        that exits without it)."""
+        await registry_for(ls).shutdown_all()
+
     @server.feature(KERNEL_START)
     async def kernel_start(ls: LanguageServer, params: Any) -> dict[str, Any]:
         path = _path(params)
