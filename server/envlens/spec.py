@@ -6,9 +6,10 @@ installed (a requirement, requires-python, channels, index settings, the lock) c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 Backend = Literal["uv", "conda", "project", "deno"]
@@ -32,9 +33,21 @@ class EnvSpec:
     runtime: Runtime = "python"
 
     def canonical_json(self) -> str:
-        data = asdict(self)
+        # Built by hand: dataclasses.asdict deep-copies and costs more than the hash itself.
+        data = {
+            "backend": self.backend,
+            "channels": list(self.channels),
+            "conda_packages": list(self.conda_packages),
+            "extra_index_urls": list(self.extra_index_urls),
+            "index_url": self.index_url,
+            "lock_hash": self.lock_hash,
+            "project_dir": self.project_dir,
+            "requirements": list(self.requirements),
+            "requires_python": self.requires_python,
+            "runtime": self.runtime,
+        }
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:KEY_LENGTH]

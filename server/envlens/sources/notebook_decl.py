@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from envlens.errors import DeclarationError, EnvlensError
-from envlens.requirements import parse_requirement, requirement_name, validate_requires_python
+from envlens.requirements import (
+    check_requirement,
+    parse_requirement,
+    requirement_name,
+    validate_requires_python,
+)
 from envlens.sources import pep723
 from envlens.sources.declaration import Declaration
 from envlens.sources.notebook import (
@@ -95,7 +100,7 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
         deps = _string_list(nb, value.get("dependencies"), where + ".dependencies")
         if keys[-1] == "uv":
             for d in deps:
-                parse_requirement(d, path=nb.path, line=_json_line(nb, d))
+                check_requirement(d, path=nb.path, line=_json_line(nb, d))
             rp = value.get("requires-python")
             if rp is not None:
                 rp = validate_requires_python(

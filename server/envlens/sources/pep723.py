@@ -17,11 +17,13 @@ from tomlkit.toml_document import TOMLDocument
 
 from envlens.errors import DeclarationError
 from envlens.requirements import (
+    check_requirement,
     parse_requirement,
     requirement_name,
     toml_reason,
     validate_requires_python,
 )
+from envlens.sources import toml_read
 
 # The PEP's reference regular expression.
 BLOCK_RE = re.compile(
@@ -116,8 +118,11 @@ def dependency_line(block: ScriptBlock, requirement: str) -> int:
 def read_metadata(
     block: ScriptBlock, path: Path | None = None, line_offset: int = 0
 ) -> ScriptMetadata:
-    doc = parse_toml(block, path, line_offset)
-    data = doc.unwrap()
+    try:
+        data = toml_read.loads(block.toml)
+    except tomlkit.exceptions.ParseError:
+        parse_toml(block, path, line_offset)  # raises with the file's line and column
+        raise
     deps = data.get("dependencies", [])
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         raise DeclarationError(
@@ -127,7 +132,7 @@ def read_metadata(
             hint='Write it as dependencies = ["numpy", "pandas>=2"]',
         )
     for dep in deps:
-        parse_requirement(dep, path=path, line=dependency_line(block, dep) + 1 + line_offset)
+        check_requirement(dep, path=path, line=dependency_line(block, dep) + 1 + line_offset)
     rp = data.get("requires-python")
     if rp is not None:
         rp_line = key_line(block, "requires-python") + line_offset

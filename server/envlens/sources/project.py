@@ -6,6 +6,7 @@ walk stops at a folder holding `.git` (the repository's root is still looked at)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,28 +15,37 @@ import tomlkit.exceptions
 import yaml
 
 from envlens.errors import DeclarationError
-from envlens.requirements import parse_requirement, toml_reason, validate_requires_python
+from envlens.fileio import read_text
+from envlens.requirements import (
+    check_requirement,
+    parse_requirement,
+    toml_reason,
+    validate_requires_python,
+)
+from envlens.sources import toml_read
 from envlens.sources.declaration import Declaration
 
 PROJECT_FILES = ("pyproject.toml", "pixi.toml", "environment.yml", "environment.yaml")
 
 
 def find_project_file(start: Path, home: Path | None = None) -> Path | None:
-    home = (home or Path.home()).resolve()
-    folder = start.resolve()
+    # os.path on strings: this runs on every keystroke, and pathlib objects cost ~5x more here.
+    home_s = os.path.realpath(home if home is not None else os.path.expanduser("~"))
+    folder = os.path.realpath(start)
     while True:
         for name in PROJECT_FILES:
-            candidate = folder / name
-            if candidate.is_file():
-                return candidate
-        if (folder / ".git").exists() or folder == home or folder.parent == folder:
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate):
+                return Path(candidate)
+        parent = os.path.dirname(folder)
+        if folder == home_s or parent == folder or os.path.exists(os.path.join(folder, ".git")):
             return None
-        folder = folder.parent
+        folder = parent
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
+        return toml_read.loads(read_text(path))
     except tomlkit.exceptions.ParseError as exc:
         raise DeclarationError(
             f"{path.name} is not valid TOML: {toml_reason(exc)}",
@@ -63,7 +73,7 @@ def _checked(path: Path, reqs: Any, where: str) -> tuple[str, ...]:
             hint="Write it as a list of requirement strings",
         )
     for r in reqs:
-        parse_requirement(r, path=path, line=_line_of(path, r))
+        check_requirement(r, path=path, line=_line_of(path, r))
     return tuple(reqs)
 
 
