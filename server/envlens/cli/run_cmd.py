@@ -13,7 +13,6 @@ from typing import Any
 
 from envlens import trust
 from envlens.errors import BadInputError
-from envlens.kernels.run import run_file, strip_ansi
 
 
 def register(sub: Any) -> None:
@@ -39,10 +38,18 @@ def register(sub: Any) -> None:
         action="store_true",
         help="run even if the file's dependencies are not approved (batch runs; or ENVLENS_TRUST=1)",
     )
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help="refuse to run unless the file has a lock that matches its declaration; build from it",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: jupyter-client and nbformat take ~1 s to import, which no other command needs.
+    from envlens.kernels.run import run_file, strip_ansi
+
     def progress(message: str) -> None:
         print(f"envlens: {message}", file=sys.stderr, flush=True)
 
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         progress=progress,
         trust_override=trust.batch_override(args.trust),
+        locked=args.locked,
     )
     if report.error is not None:
         if report.traceback:

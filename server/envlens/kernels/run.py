@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envlens.errors import BadInputError, CellExecutionError, EnvlensError
+from envlens.errors import BadInputError, CellExecutionError, EnvlensError, LockError
 from envlens.fileio import read_text
 from envlens.kernels.cells import script_to_notebook, split_cells
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
@@ -152,6 +152,7 @@ def run_file(
     timeout: float | None = None,
     progress: Progress | None = None,
     trust_override: bool = False,
+    locked: bool = False,
 ) -> RunReport:
     """Execute `path` and write the executed notebook. A failing cell does not raise: it is in
     `report.error` (and the notebook is still written); a kernel that dies or cannot start raises
@@ -165,6 +166,17 @@ def run_file(
     # The trust gate: nothing is installed or run from a declaration this machine has not approved
     # (UntrustedError, exit 3), unless a batch run says so (--trust / ENVLENS_TRUST=1).
     require_trusted(res, override=trust_override)
+    if locked:
+        # --locked: run exactly what the lock says, or refuse (a cluster job must not re-resolve).
+        from envlens.lock import require_fresh_lock
+
+        if res.lock_text is None:
+            raise LockError(
+                "--locked was given but the file has no lock",
+                path=path,
+                hint=f"Lock it first with 'envlens lock {path.name}', or run without --locked",
+            )
+        require_fresh_lock(res, settings)
     say = progress or (lambda _msg: None)
     say(f"environment {res.key}: {res.declaration.label}")
     target = kernel_target(res, settings=settings, progress=progress)
