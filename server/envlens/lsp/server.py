@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -141,7 +142,8 @@ class EnvlensServer(LanguageServer):
         if nb is not None:
             cells = []
             for c in nb.cells:
-                doc = self.workspace.text_documents.get(c.document)
+                # pygls keys documents by the unquoted URI; VS Code's cell URIs carry %3D.
+                doc = self.workspace.text_documents.get(unquote(c.document))
                 code = c.kind == types.NotebookCellKind.Code
                 cells.append(
                     CellText(
