@@ -20,7 +20,7 @@ export default tseslint.config(
   {
     files: ["extension/test/e2e/**/*.mjs", "esbuild.mjs"],
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", Buffer: "readonly" },
+      globals: { process: "readonly", fetch: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", Buffer: "readonly" },
     },
   },
 );

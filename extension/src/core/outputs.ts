@@ -115,3 +115,33 @@ export function missingModuleInOutputs(outputs: readonly NbOutput[]): string | u
   }
   return undefined;
 }
+
+// Import names that differ from the distribution's, for the action's title only: the sidecar
+// decides the distribution it installs (envlens.installAndRerun returns it).
+const KNOWN_DISTRIBUTIONS: Record<string, string> = {
+  sklearn: "scikit-learn",
+  skimage: "scikit-image",
+  cv2: "opencv-python",
+  PIL: "pillow",
+  yaml: "pyyaml",
+  bs4: "beautifulsoup4",
+  dateutil: "python-dateutil",
+  dotenv: "python-dotenv",
+  jwt: "pyjwt",
+  attr: "attrs",
+  Crypto: "pycryptodome",
+  serial: "pyserial",
+  usb: "pyusb",
+  docx: "python-docx",
+  magic: "python-magic",
+  git: "gitpython",
+};
+
+export function distributionGuess(module: string): string {
+  return KNOWN_DISTRIBUTIONS[module] ?? module;
+}
+
+/** "Install scikit-learn and re-run" */
+export function installActionTitle(module: string): string {
+  return `Install ${distributionGuess(module)} and re-run`;
+}

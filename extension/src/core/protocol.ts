@@ -152,3 +152,26 @@ export const ServerCommands = {
   checkPortability: "envlens.checkPortability",
   trust: "envlens.trust",
 } as const;
+
+export interface TrustFlag {
+  package: string;
+  kind: "typo" | "new" | "source";
+  detail: string;
+}
+
+export interface TrustState {
+  uri: string;
+  trusted: boolean;
+  reason: string;
+  status: "nothing-declared" | "project" | "signed" | "approved" | "unsigned" | "changed";
+  packages: string[];
+  flags: TrustFlag[];
+}
+
+export interface TrustApproval extends TrustState {
+  ok: true;
+  signature: string | null;
+  metadataPath: string[] | null;
+}
+
+export const TRUST_STATE = "envlens/trustState";

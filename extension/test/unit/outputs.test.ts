@@ -59,3 +59,9 @@ test("other errors are not a missing module", () => {
   assert.equal(missingModule("ImportError: cannot import name 'foo' from 'bar'"), undefined);
   assert.equal(stripAnsi("\u001b[0;31mred\u001b[0m"), "red");
 });
+
+test("the install action is titled with the distribution", async () => {
+  const { installActionTitle } = await import("../../src/core/outputs");
+  assert.equal(installActionTitle("sklearn"), "Install scikit-learn and re-run");
+  assert.equal(installActionTitle("tinytwo"), "Install tinytwo and re-run");
+});

