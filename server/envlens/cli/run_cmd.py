@@ -1,4 +1,4 @@
-"""`envlens run PATH [-o OUT.ipynb] [--inplace] [--timeout SECONDS]`: execute headless.
+"""`envlens run PATH [-o OUT.ipynb] [--inplace] [--timeout SECONDS] [-p NAME=VALUE ...]`: execute headless.
 
 Progress goes to stderr; the last line is the summary. A failing cell exits 1 with its number, its
 first line and the error, after its traceback.
@@ -43,6 +43,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="refuse to run unless the file has a lock that matches its declaration; build from it",
     )
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set a parameter (papermill style: injected after the cell tagged 'parameters'); "
+        "VALUE is a Python literal, else a string; repeat for more",
+    )
     p.set_defaults(func=run)
 
 
@@ -58,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
             f"--timeout must be a positive number of seconds, not {args.timeout:g}",
             hint="Pass for example --timeout 600, or leave it out for no limit",
         )
+    from envlens.params import parse_params
+
+    parameters = parse_params(args.param)
     # Nothing is installed or run until approved (exit 3, says how); run_file checks it after the
     # arguments, on the resolution it runs.
     report = run_file(
@@ -68,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         trust_override=trust.batch_override(args.trust),
         locked=args.locked,
+        parameters=parameters or None,
     )
     if report.error is not None:
         if report.traceback:

@@ -85,10 +85,14 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}.out.ipynb")
 
 
-def _load(path: Path, output: Path, settings: Settings) -> tuple[Notebook, list[PlannedCell], Any]:
+def _load(
+    path: Path, output: Path, settings: Settings, parameters: dict[str, object] | None = None
+) -> tuple[Notebook, list[PlannedCell], Any]:
     if path.suffix == ".ipynb":
         nb = load_notebook(path)
         res = resolve(path, notebook=nb, settings=settings)
+        if parameters:  # after resolving: parameters never change the environment
+            _inject(nb, parameters, path)
         planned = [
             PlannedCell(i, cell_source(c), None)
             for i, c in enumerate(nb.cells)
@@ -105,7 +109,29 @@ def _load(path: Path, output: Path, settings: Settings) -> tuple[Notebook, list[
         for i, c in enumerate(cells)
         if c.executable and c.source.strip()
     ]
+    if parameters:
+        at, replaced = _inject(nb, parameters, path, [c.line for c in cells])
+        planned = [
+            PlannedCell(c.index + (c.index >= at and not replaced), c.source, c.script_line)
+            for c in planned
+            if c.index != at or not replaced
+        ]
+        planned.append(PlannedCell(at, cell_source(nb.cells[at]), None))
+        planned.sort(key=lambda c: c.index)
     return nb, planned, res
+
+
+def _inject(
+    nb: Notebook, parameters: dict[str, object], path: Path, lines: list[int] | None = None
+) -> tuple[int, bool]:
+    """Papermill's injected-parameters cell; an unknown name is bad input (nothing runs)."""
+    from envlens import params
+
+    params.check_names(nb.cells, parameters, path, cell_lines=lines)
+    minor = nb.data.get("nbformat_minor", 5)
+    done = params.inject(nb.cells, parameters, ids=isinstance(minor, int) and minor >= 5)
+    nb.metadata.setdefault("envlens", {})["parameters"] = dict(parameters)
+    return done.index, done.replaced
 
 
 def _check_paths(path: Path, output: Path | None, inplace: bool) -> Path:
@@ -153,16 +179,17 @@ def run_file(
     progress: Progress | None = None,
     trust_override: bool = False,
     locked: bool = False,
+    parameters: dict[str, object] | None = None,
 ) -> RunReport:
     """Execute `path` and write the executed notebook. A failing cell does not raise: it is in
     `report.error` (and the notebook is still written); a kernel that dies or cannot start raises
     KernelError after writing what ran. An unapproved declaration raises UntrustedError unless
-    `trust_override`."""
+    `trust_override`. `parameters` go into an injected cell after the `parameters` cell (papermill)."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
     path = Path(path).absolute()
     out = _check_paths(path, output, inplace)
-    nb, planned, res = _load(path, out, settings)
+    nb, planned, res = _load(path, out, settings, parameters)
     # The trust gate: nothing is installed or run from a declaration this machine has not approved
     # (UntrustedError, exit 3), unless a batch run says so (--trust / ENVLENS_TRUST=1).
     require_trusted(res, override=trust_override)
