@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "envlens.cli.lock_cmd",
     "envlens.cli.export_cmd",
     "envlens.cli.convert_cmd",
+    "envlens.cli.matrix_cmd",
+    "envlens.cli.slurm_cmd",
 )
 
 

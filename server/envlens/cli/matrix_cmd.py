@@ -1,0 +1,119 @@
+"""`envlens matrix PATH --grid NAME=V1,V2 ... [--params-file F] [-p NAME=VALUE] [-j N] [--out-dir D]`.
+
+Runs the file once per combination of parameters, in one environment built once. Prints a table
+(index, params, status, seconds, output) and writes it as `<out-dir>/<stem>/summary.json`; exits 1
+naming the runs that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from envlens.errors import BadInputError
+
+
+def add_parameter_arguments(p: Any) -> None:
+    """The options `envlens matrix` and `envlens slurm` share."""
+    p.add_argument("path", type=Path, help="a .ipynb notebook or a .py percent script")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2,...",
+        help="one parameter's values (Python literals, else strings); several --grid multiply",
+    )
+    p.add_argument(
+        "--params-file",
+        type=Path,
+        metavar="FILE",
+        help="a JSON or YAML list of objects, one run each (multiplies with --grid)",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a value every run gets",
+    )
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("envlens-runs"),
+        help="outputs go to OUT_DIR/<file stem>/ (default: ./envlens-runs)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="interrupt a cell that runs longer than this (default: no limit)",
+    )
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="run even if the file's dependencies are not approved (or ENVLENS_TRUST=1)",
+    )
+
+
+def combinations(args: argparse.Namespace) -> list[dict[str, object]]:
+    from envlens.matrix import expand, parse_grid, read_params_file
+    from envlens.params import as_arguments, parse_params
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise BadInputError(
+            f"--timeout must be a positive number of seconds, not {args.timeout:g}",
+            hint="Pass for example --timeout 600, or leave it out for no limit",
+        )
+    fixed = parse_params(args.param)
+    axes = parse_grid(args.grid)
+    rows = read_params_file(args.params_file) if args.params_file else None
+    combos = expand(axes, rows, fixed)
+    for combo in combos:
+        as_arguments(combo)  # every value must read back the same (papermill literals)
+    return combos
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "matrix",
+        help="run a notebook or percent script once per combination of parameters",
+        description="Expand --grid / --params-file into combinations, build the file's "
+        "environment once, run each combination (papermill-style parameters), and print a summary.",
+    )
+    add_parameter_arguments(p)
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, help="runs at the same time (processes; default 1)"
+    )
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help="refuse to run unless the file has a lock that matches its declaration",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from envlens import trust
+    from envlens.matrix import print_report, require_all_ok, run_matrix
+
+    if args.jobs < 1:
+        raise BadInputError(f"-j must be at least 1, not {args.jobs}", hint="Pass for example -j 2")
+    combos = combinations(args)
+
+    def progress(message: str) -> None:
+        print(f"envlens: {message}", file=sys.stderr, flush=True)
+
+    results, summary, _key = run_matrix(
+        args.path,
+        combos,
+        args.out_dir,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        trust_override=trust.batch_override(args.trust),
+        locked=args.locked,
+        progress=progress,
+    )
+    print_report(results, summary)
+    require_all_ok(results, summary)
+    return 0
