@@ -234,17 +234,11 @@ def _run_one(
     return "ok", report.seconds, None
 
 
-def prepare(
-    path: Path,
-    combos: Sequence[Params],
-    *,
-    trust_override: bool,
-    locked: bool,
-    progress: Callable[[str], None] | None = None,
-) -> str:
-    """Check everything once, then build the environment once: returns its key. Bad input (unknown
-    parameter, untrusted, stale lock) raises here, before any output is written."""
-    from envlens.kernels.launch import kernel_target
+def prepare_checks(
+    path: Path, combos: Sequence[Params], *, trust_override: bool, locked: bool = False
+) -> Any:
+    """Everything that can refuse, before any output is written: the file, every combination's
+    names, approval, the lock. Returns the file's Resolution."""
     from envlens.kernels.run import _check_paths, _load
     from envlens.settings import Settings
     from envlens.trust import require_trusted
@@ -259,8 +253,23 @@ def prepare(
         from envlens.lock import require_fresh_lock
 
         require_fresh_lock(res, settings)
-    target = kernel_target(res, settings=settings, progress=progress)
-    return target.key
+    return res
+
+
+def prepare(
+    path: Path,
+    combos: Sequence[Params],
+    *,
+    trust_override: bool,
+    locked: bool,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Check everything once, then build the environment once: returns its key."""
+    from envlens.kernels.launch import kernel_target
+    from envlens.settings import Settings
+
+    res = prepare_checks(path, combos, trust_override=trust_override, locked=locked)
+    return kernel_target(res, settings=Settings.from_env(), progress=progress).key
 
 
 def run_matrix(

@@ -1,0 +1,295 @@
+"""`envlens slurm`: the parameter matrix as a Slurm job array.
+
+The lock is what makes every node build the same environment, so a fresh lock is required. The job
+folder (`<out-dir>/<stem>/`) holds `params.json` (one object per task), `job.sbatch` (an array
+`--array=0-N`; task i runs `envlens run --locked --trust -p ...` for combination i), `logs/` and
+`status/<i>.json` (each task's exit code and seconds, written by the task itself), and the output
+notebooks, named as `envlens matrix` names them, so the same summary reads both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlens.errors import BadInputError, EnvlensError, LockError
+from envlens.fileio import atomic_write_text
+from envlens.matrix import Params, RunResult, job_folder, output_path
+from envlens.params import as_arguments, describe
+
+_TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")  # sbatch's forms: M, M:S, H:M:S, D-H[:M[:S]]
+_MEM = re.compile(r"^\d+[KMGT]?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Resources:
+    partition: str | None = None
+    time: str | None = None
+    cpus: int | None = None
+    mem: str | None = None
+
+    def check(self) -> None:
+        if self.time is not None and not _TIME.match(self.time):
+            raise BadInputError(
+                f"--time {self.time!r} is not a Slurm time",
+                hint="Write it as MINUTES, HH:MM:SS or DAYS-HH:MM:SS, for example --time 01:00:00",
+            )
+        if self.cpus is not None and self.cpus < 1:
+            raise BadInputError(f"--cpus must be at least 1, not {self.cpus}", hint="Pass --cpus 1")
+        if self.mem is not None and not _MEM.match(self.mem):
+            raise BadInputError(
+                f"--mem {self.mem!r} is not a Slurm memory size",
+                hint="Write it as a number with K, M, G or T, for example --mem 4G",
+            )
+        if self.partition is not None and not re.match(r"^[\w.,-]+$", self.partition):
+            raise BadInputError(
+                f"--partition {self.partition!r} is not a partition name", hint="Check sinfo"
+            )
+
+    def directives(self) -> list[str]:
+        lines = []
+        if self.partition:
+            lines.append(f"#SBATCH --partition={self.partition}")
+        if self.time:
+            lines.append(f"#SBATCH --time={self.time}")
+        if self.cpus:
+            lines.append(f"#SBATCH --cpus-per-task={self.cpus}")
+        if self.mem:
+            lines.append(f"#SBATCH --mem={self.mem}")
+        return lines
+
+
+@dataclass(frozen=True)
+class Job:
+    folder: Path
+    script: Path
+    params_file: Path
+    path: Path
+    key: str
+    combos: list[Params]
+
+    def output(self, index: int) -> Path:
+        return output_path(self.folder, index, self.combos[index])
+
+
+def envlens_executable() -> list[str]:
+    """The absolute path of the envlens that runs now, so the nodes run the same one."""
+    candidate = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if candidate is not None and candidate.name == "envlens" and candidate.exists():
+        return [str(candidate.absolute())]
+    beside = Path(sys.executable).parent / "envlens"
+    if beside.exists():
+        return [str(beside.absolute())]
+    found = shutil.which("envlens")
+    if found:
+        return [str(Path(found).absolute())]
+    return [str(Path(sys.executable).absolute()), "-m", "envlens"]
+
+
+def check_locked(path: Path) -> tuple[str, str]:
+    """The file's env key and its lock, or LockError saying how to lock it."""
+    from envlens.lock import require_fresh_lock
+    from envlens.resolve import resolve
+    from envlens.settings import Settings
+
+    settings = Settings.from_env()
+    res = resolve(path, settings=settings)
+    if res.lock_text is None:
+        raise LockError(
+            f"{path.name} has no lock; a Slurm job needs one: the lock is what makes every node "
+            "rebuild the same environment",
+            path=path,
+            hint=f"Run `envlens lock {path}` first",
+        )
+    require_fresh_lock(res, settings)
+    return res.key, res.lock_text
+
+
+def _task_cases(job: Job) -> str:
+    lines = []
+    for i, combo in enumerate(job.combos):
+        argv = [*as_arguments(combo), "-o", str(job.output(i))]
+        lines.append(f"  {i}) set -- {shlex.join(argv)} ;;")
+    return "\n".join(lines)
+
+
+def sbatch_script(job: Job, resources: Resources, envlens: list[str], timeout: float | None) -> str:
+    cache = os.environ.get("ENVLENS_CACHE_DIR")
+    extra = f" --timeout {timeout:g}" if timeout else ""
+    name = re.sub(r"[^\w.-]", "-", f"envlens-{job.path.stem}")
+    lines = [
+        "#!/bin/bash",
+        f"#SBATCH --job-name={name}",
+        f"#SBATCH --array=0-{len(job.combos) - 1}",
+        f"#SBATCH --output={job.folder}/logs/%A_%a.out",
+        f"#SBATCH --chdir={job.path.parent}",
+        *resources.directives(),
+        f"# Written by `envlens slurm` for {job.path} (environment {job.key}).",
+        "# Each array task runs one combination of params.json; every node builds the same",
+        "# environment from the lock (--locked) and runs it unattended (--trust: approved when",
+        "# the job was written). Copy this folder and the file (with its lock) to a cluster as is.",
+        "set -u",
+    ]
+    if cache:
+        lines.append(f"export ENVLENS_CACHE_DIR={shlex.quote(cache)}")
+    lines += [
+        f"ENVLENS=({shlex.join(envlens)})",
+        f"JOB={shlex.quote(str(job.folder))}",
+        'TASK="${SLURM_ARRAY_TASK_ID:?run this script with sbatch (it is a job array)}"',
+        'case "$TASK" in',
+        _task_cases(job),
+        '  *) echo "envlens: no combination $TASK in $JOB/params.json" >&2; exit 2 ;;',
+        "esac",
+        "start=$(date +%s.%N)",
+        f'"${{ENVLENS[@]}}" run --locked --trust{extra} "$@" {shlex.quote(str(job.path))}',
+        "code=$?",
+        "end=$(date +%s.%N)",
+        'mkdir -p "$JOB/status"',
+        # The task's own record: the summary reads it after the array finished.
+        'printf \'{"index": %s, "exit": %s, "start": %s, "end": %s, "host": "%s"}\\n\' '
+        '"$TASK" "$code" "$start" "$end" "$(hostname -s)" > "$JOB/status/$TASK.json.tmp"',
+        'mv "$JOB/status/$TASK.json.tmp" "$JOB/status/$TASK.json"',
+        'exit "$code"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_job(
+    path: Path,
+    combos: Sequence[Params],
+    out_dir: Path,
+    resources: Resources,
+    *,
+    timeout: float | None = None,
+    trust_override: bool = False,
+) -> Job:
+    """Check everything (lock, approval, parameter names), then write the job folder."""
+    from envlens.matrix import prepare_checks
+
+    path = path.absolute()
+    resources.check()
+    key, _lock = check_locked(path)
+    prepare_checks(path, combos, trust_override=trust_override)
+    for combo in combos:
+        as_arguments(combo)
+    folder = job_folder(out_dir, path)
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    status = folder / "status"
+    if status.exists():  # an earlier job's records would be read as this one's
+        shutil.rmtree(status)
+    status.mkdir()
+    params_file = folder / "params.json"
+    atomic_write_text(params_file, json.dumps(list(combos), indent=1) + "\n")
+    job = Job(folder, folder / "job.sbatch", params_file, path, key, list(combos))
+    atomic_write_text(job.script, sbatch_script(job, resources, envlens_executable(), timeout))
+    job.script.chmod(0o755)
+    return job
+
+
+# --- submitting and waiting ----------------------------------------------------------------------
+
+
+def _tool(name: str, job: Job) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise EnvlensError(
+            f"{name} was not found: this machine has no Slurm client",
+            path=job.script,
+            hint=f"Copy {job.folder} and {job.path.name} (with its lock) to a cluster login node "
+            f"and run `sbatch {job.script.name}` in that folder",
+        )
+    return found
+
+
+def submit(job: Job) -> str:
+    """sbatch the array; returns the job id."""
+    sbatch = _tool("sbatch", job)
+    proc = subprocess.run(
+        [sbatch, "--parsable", str(job.script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=job.folder,
+    )
+    if proc.returncode != 0:
+        raise EnvlensError(
+            f"sbatch refused the job: {proc.stderr.strip() or proc.stdout.strip()}",
+            path=job.script,
+            hint="Check --partition, --time, --cpus and --mem against `sinfo`",
+        )
+    return proc.stdout.strip().split(";")[0]
+
+
+def wait(
+    job: Job, job_id: str, *, poll: float = 1.0, progress: Callable[[str], None] | None = None
+) -> None:
+    """Poll squeue until no task of the array is pending or running."""
+    squeue = _tool("squeue", job)
+    last = ""
+    while True:
+        proc = subprocess.run(
+            [squeue, "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0 and "Invalid job id" not in proc.stderr:
+            raise EnvlensError(
+                f"squeue failed: {proc.stderr.strip()}",
+                hint=f"Check the job with `squeue -j {job_id}`; the outputs go to {job.folder}",
+            )
+        states = proc.stdout.split()
+        if not states:
+            return
+        counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in sorted(set(states)))
+        if progress and counts != last:
+            progress(f"job {job_id}: {counts}")
+        last = counts
+        time.sleep(poll)
+
+
+def _log_error(job: Job, index: int) -> tuple[str | None, str | None]:
+    logs = sorted((job.folder / "logs").glob(f"*_{index}.out"), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        return None, None
+    text = logs[-1].read_text(errors="replace")
+    errors = [ln for ln in text.splitlines() if ln.startswith("envlens: error:")]
+    message = errors[-1].removeprefix("envlens: error:").strip() if errors else None
+    return str(logs[-1]), message
+
+
+def collect(job: Job) -> list[RunResult]:
+    """Each task's status record and log into the matrix's RunResult rows."""
+    results = []
+    for i, combo in enumerate(job.combos):
+        r = RunResult(i, dict(combo), job.output(i))
+        log, message = _log_error(job, i)
+        if log:
+            r.extra["log"] = log
+        record = job.folder / "status" / f"{i}.json"
+        if not record.exists():
+            r.status = "missing"
+            r.error = message or "the task left no status record (cancelled, or out of time?)"
+            results.append(r)
+            continue
+        data = json.loads(record.read_text())
+        r.seconds = float(data["end"]) - float(data["start"])
+        r.extra["host"] = data.get("host")
+        code = int(data["exit"])
+        if code == 0:
+            r.status = "ok"
+        else:
+            r.status = "failed" if code == 1 and r.output.exists() else "error"
+            r.error = message or f"exit code {code}"
+        results.append(r)
+    return results
+
+
+__all__ = ["Job", "Resources", "collect", "describe", "submit", "wait", "write_job"]
