@@ -22,7 +22,9 @@ def uv_direct_pins(script: Path) -> dict[str, str]:
     """Direct dependencies of a PEP 723 script as uv itself reads and resolves them: name -> version."""
     out = subprocess.run(
         [str(BIN / "uv"), "export", "--script", str(script), "--no-hashes", "--no-header"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     pins: dict[str, str] = {}
     lines = out.splitlines()
@@ -50,26 +52,37 @@ def test_script_requirements_match_uv_export(tmp_path: Path) -> None:
         '#   "Six>=1.16",  # old but tiny\n#   "tabulate[widechars]",\n#   "idna; python_version >= \'3\'",\n# ]\n# ///\n'
     )
     res = resolve(script)
-    assert res.spec.requirements == ('idna; python_version >= "3"', "six>=1.16", "tabulate[widechars]")
+    assert res.spec.requirements == (
+        'idna; python_version >= "3"',
+        "six>=1.16",
+        "tabulate[widechars]",
+    )
     assert_same_as_uv(res.spec.requirements, uv_direct_pins(script))
 
 
 def test_juv_notebook_resolves_like_juv(tmp_path: Path) -> None:
     nb = tmp_path / "made-by-juv.ipynb"
     subprocess.run([str(BIN / "juv"), "init", str(nb)], check=True, capture_output=True)
-    subprocess.run([str(BIN / "juv"), "add", str(nb), "Six>=1.16", "tabulate"], check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "juv"), "add", str(nb), "Six>=1.16", "tabulate"], check=True, capture_output=True
+    )
     res = resolve(nb)
     assert res.declaration.kind == "pep723"
     # juv's own view of the notebook as a script, resolved by uv.
     script = tmp_path / "as-script.py"
     script.write_text(
-        subprocess.run([str(BIN / "juv"), "cat", str(nb), "--script"], check=True,
-                       capture_output=True, text=True).stdout
+        subprocess.run(
+            [str(BIN / "juv"), "cat", str(nb), "--script"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     )
     assert_same_as_uv(res.spec.requirements, uv_direct_pins(script))
     # A notebook we edit stays readable by juv: juv sees our addition.
     subprocess.run([str(BIN / "envlens"), "add", str(nb), "idna"], check=True, capture_output=True)
-    text = subprocess.run([str(BIN / "juv"), "cat", str(nb), "--script"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        [str(BIN / "juv"), "cat", str(nb), "--script"], check=True, capture_output=True, text=True
+    ).stdout
     assert '"idna"' in text
     assert json.loads(nb.read_text())["nbformat"] == 4
