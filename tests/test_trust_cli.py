@@ -253,3 +253,19 @@ def test_envlens_add_and_remove_keep_a_trusted_notebook_trusted(
     q = notebook(tmp_path / "x", ["numpy"])
     assert envlens("add", str(q), "scipy", env=env).returncode == 0
     assert envlens("trust", "--check", str(q), env=env).returncode == 3
+
+
+def test_locking_a_trusted_script_keeps_it_trusted(
+    offline_index: Path, tmp_path: Path, write_script: Any
+) -> None:
+    envlens = str(Path(sys.executable).parent / "envlens")
+    script = write_script(tmp_path / "t.py", ["tinyalpha"])
+    env = {k: v for k, v in os.environ.items() if k != "ENVLENS_TRUST"}
+    run = lambda *a: subprocess.run([envlens, *a], env=env, capture_output=True, text=True)  # noqa: E731
+    assert run("trust", "--yes", str(script)).returncode == 0
+    assert run("lock", str(script)).returncode == 0
+    assert (tmp_path / "t.py.lock").is_file()
+    assert run("trust", "--check", str(script)).returncode == 0
+    # A lock swapped behind envlens's back is not trusted.
+    (tmp_path / "t.py.lock").write_text((tmp_path / "t.py.lock").read_text() + "\n# edited\n")
+    assert run("trust", "--check", str(script)).returncode == 3

@@ -106,3 +106,20 @@ async def test_closed_notebook_is_signed_on_disk(
     assert result["signature"].startswith("hmac-sha256:")
     assert result["metadataPath"] == ["envlens", "trust"]
     assert json.loads(nb.read_text())["metadata"]["envlens"]["trust"] == result["signature"]
+
+
+async def test_envlens_edits_keep_an_approved_script_approved(
+    session: tuple[LanguageClient, Recorder], tmp_path: Path
+) -> None:
+    client, rec = session
+    ed = Editor(client, rec, tmp_path / "kept.py", SCRIPT.replace(', "reqeusts"', ""))
+    await run(client, "envlens.trust", ed.uri)
+    assert (await request(client, "envlens/trustState", {"uri": ed.uri}))["trusted"]
+    # Adding through envlens (a quick fix, the view) is the user's own change: still approved.
+    await run(client, "envlens.add", ed.uri, ["tinybeta"])
+    assert '"tinybeta"' in ed.text
+    state = await request(client, "envlens/trustState", {"uri": ed.uri})
+    assert state["trusted"], state
+    await run(client, "envlens.remove", ed.uri, ["tinybeta"])
+    assert (await request(client, "envlens/trustState", {"uri": ed.uri}))["trusted"]
+    ed.close()

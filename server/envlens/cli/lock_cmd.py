@@ -53,14 +53,18 @@ def register(sub: Any) -> None:
 
 
 def lock(args: argparse.Namespace) -> int:
+    from envlens import trust
     from envlens.lock import lock_file
+    from envlens.resolve import resolve
 
+    trust_before = trust.trust_state(resolve(args.path))
     result = lock_file(
         args.path,
         upgrade=args.upgrade,
         exclude_newer=args.exclude_newer,
         settings=Settings.from_env(),
     )
+    trust.resign_if_trusted(trust_before, args.path)  # envlens's own lock keeps a trusted file trusted
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0

@@ -28,6 +28,7 @@ from envlens.errors import BadInputError, EnvlensError
 from envlens.imports import distribution_for
 from envlens.lsp import progress
 from envlens.lsp import protocol as P
+from envlens.lsp import trust as lsp_trust
 from envlens.lsp.analysis import Analysis, Snapshot
 from envlens.lsp.edits import notebook_change, text_change
 from envlens.lsp.server import EnvlensServer
@@ -137,6 +138,8 @@ async def apply_planned(
             continue
         changed = True
         uri = from_fs_path(str(edit.path)) or ""
+        # envlens's own edit of a trusted declaration keeps it trusted (docs/trust.md).
+        before = lsp_trust.state_before(ls, key) if edit.path == snap.path else None
         if edit.path == snap.path and ls.is_open(key) and snap.is_notebook:
             await _apply_notebook(ls, key, snap, edit)
         elif edit.path == snap.path and ls.is_open(key):
@@ -150,6 +153,8 @@ async def apply_planned(
             )
         else:
             await asyncio.to_thread(apply_edit, edit)
+        if before is not None:
+            lsp_trust.keep_trusted_after_edit(ls, key, before, edit.new_text)
     return changed
 
 
@@ -372,6 +377,7 @@ def register(server: EnvlensServer) -> None:
             if ls.is_open(key):
                 # Lock what the editor shows; the pins reach the buffer through the editor.
                 snap, _ = current(ls, key, path)
+                trusted_before = lsp_trust.state_before(ls, key)  # before the lock file changes
                 result = await asyncio.to_thread(
                     module.plan_lock,
                     path,
@@ -387,10 +393,13 @@ def register(server: EnvlensServer) -> None:
                     )
                 planned = PlannedEdit(path, result.old_text, result.new_text)
                 await apply_planned(ls, key, snap, [planned])
+                lsp_trust.keep_trusted_after_edit(ls, key, trusted_before, result.new_text)
             else:
+                before = lsp_trust.state_before(ls, key)
                 result = await asyncio.to_thread(
                     module.lock_file, path, upgrade=upgrade, settings=ls.settings, cancel=op.cancel
                 )
+                lsp_trust.keep_trusted(ls, key, before)
         except EnvlensError as exc:
             op.status, op.ended, op.error = "failed", time.time(), _one_line(exc)
             if exc.log:
