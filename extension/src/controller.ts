@@ -52,6 +52,8 @@ export class EnvlensController implements vscode.Disposable {
   /** Untitled output notebooks of percent scripts -> the script whose environment they use. */
   readonly sourceOf = new Map<string, string>();
   private readonly offered = new Set<string>();
+  /** Env key -> its Python version, once built. */
+  private readonly pythonOf = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<vscode.NotebookDocument>();
   /** A notebook's resolution or session changed (status bar items, views). */
   readonly onDidChange = this.changed.event;
@@ -111,6 +113,10 @@ export class EnvlensController implements vscode.Disposable {
     if (!res) return undefined;
     const k = this.keyOf(nb);
     this.resolved.set(k, res);
+    if (res.built && !this.pythonOf.has(res.key)) {
+      const info = await this.sidecar.environment(this.sourceUri(nb));
+      if (info?.pythonVersion) this.pythonOf.set(res.key, info.pythonVersion);
+    }
     if (res.runtime === "python") this.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
     this.updateLabel(nb);
     this.changed.fire(nb);
@@ -133,11 +139,7 @@ export class EnvlensController implements vscode.Disposable {
     const k = this.keyOf(nb);
     const res = this.resolved.get(k);
     if (!res || vscode.window.activeNotebookEditor?.notebook !== nb) return;
-    void this.sessions
-      .get(k)
-      ?.then((s) => (this.controller.label = controllerLabel(res, s.key === res.key ? s.pythonVersion : undefined)))
-      .catch(() => undefined);
-    this.controller.label = controllerLabel(res);
+    this.controller.label = controllerLabel(res, this.pythonOf.get(res.key));
     this.controller.description = controllerDescription(res);
   }
 
@@ -152,6 +154,7 @@ export class EnvlensController implements vscode.Disposable {
           throw new Error(`No kernel was started: the dependencies of ${sourceUri.fsPath} are not approved. Run the cell again to review them.`);
         }
         const r = await this.sidecar.request<KernelStartResult>(Methods.kernelStart, { uri: source });
+        if (r.pythonVersion) this.pythonOf.set(r.key, r.pythonVersion);
         return { ...r, source };
       })();
       this.sessions.set(k, s);

@@ -263,6 +263,15 @@ export class Sidecar implements vscode.Disposable {
     }
     try {
       return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as R;
+    } catch (e) {
+      // The command itself changed the declaration (install-and-rerun adds a package): the new
+      // declaration needs the user's approval, then the command runs again.
+      const msg = e instanceof Error ? e.message : String(e);
+      if (GATED.has(command) && uri && this.gate && /not approved on this machine/.test(msg)) {
+        if (!(await this.gate.ensure(vscode.Uri.parse(uri)))) throw e;
+        return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as R;
+      }
+      throw e;
     } finally {
       this.commandEmitter.fire({ command, uri });
     }

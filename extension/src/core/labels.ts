@@ -12,13 +12,15 @@ export function canonicalName(name: string): string {
   return requirementName(name).toLowerCase().replace(/[-_.]+/g, "-");
 }
 
-/** "3.12.1" -> "3.12"; ">=3.11" / "==3.12.*" -> "3.11" / "3.12"; otherwise undefined. */
+/** "3.12.1" -> "3.12"; before a build, a pinned requires-python ("==3.12.*", "~=3.11") -> "3.12"; otherwise undefined. */
 export function shortPython(pythonVersion: string | null | undefined, requiresPython?: string | null): string | undefined {
   const pick = (s: string | null | undefined): string | undefined => {
     const m = s ? /(\d+)\.(\d+)/.exec(s) : null;
     return m ? `${m[1]}.${m[2]}` : undefined;
   };
-  return pick(pythonVersion) ?? pick(requiresPython);
+  // ">=3.10" says nothing about the Python the environment will have.
+  const pinned = requiresPython && /^\s*(==|~=)/.test(requiresPython) && !requiresPython.includes(",") ? requiresPython : null;
+  return pick(pythonVersion) ?? pick(pinned);
 }
 
 export function dependencySummary(names: readonly string[], max = 3): string {

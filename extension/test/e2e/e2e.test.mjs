@@ -111,7 +111,7 @@ describe("envlens in code-server", { concurrency: false }, () => {
 
   step("a notebook that declares a package gets the envlens controller", async () => {
     await cs.quickOpen("study.ipynb");
-    const kernel = cs.page.locator(".notebook-toolbar-container", { hasText: /envlens: tinyalpha/ });
+    const kernel = cs.page.locator(".notebook-toolbar-container:visible", { hasText: /envlens: tinyalpha \(Python 3\.\d+\)/ });
     await kernel.first().waitFor({ timeout: 90_000 });
     await cs.shot("notebook-controller-selected");
   });
@@ -127,7 +127,8 @@ describe("envlens in code-server", { concurrency: false }, () => {
 
   step("the install action adds the package and the re-run succeeds", async () => {
     await cs.page.locator(".cell-status-item", { hasText: "Install tinybeta and re-run" }).first().click();
-    await cs.waitForText(/tinybeta version 1\.0/, 180_000);
+    // Adding tinybeta changes the declaration: the trust dialog lists it before anything installs.
+    await cs.waitForText(/tinybeta version 1\.0/, 180_000, { package: "tinybeta", shot: "notebook-trust-new-package" });
     await cs.shot("notebook-installed-and-rerun");
     await cs.page.keyboard.press("Control+S");
     await waitFor(() => /tinybeta/.test(fs.readFileSync(nbPath, "utf8")), 20_000, "the notebook file declares tinybeta");
@@ -144,13 +145,26 @@ describe("envlens in code-server", { concurrency: false }, () => {
     await input.waitFor();
     await input.fill("tinyimg");
     await cs.page.keyboard.press("Enter");
-    await view.locator(".monaco-list-row", { hasText: "tinyimg" }).first().waitFor({ timeout: 120_000 });
+    await waitForAsync(async () => {
+      const dialog = cs.page.locator(".monaco-dialog-box", { hasText: "approve them?" });
+      if (await dialog.isVisible().catch(() => false)) await cs.approveTrust("tinyimg");
+      return view.locator(".monaco-list-row", { hasText: "tinyimg" }).first().isVisible();
+    }, 120_000, "tinyimg in the Environment view");
     await cs.shot("environment-view-added");
     await cs.quickOpen("study.ipynb");
     await cs.page.keyboard.press("Control+S");
     await waitFor(() => /tinyimg/.test(fs.readFileSync(nbPath, "utf8")), 20_000, "the notebook file declares tinyimg");
   });
 });
+
+async function waitForAsync(check, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.fail(`timed out: ${what}`);
+}
 
 async function waitFor(check, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;

@@ -174,10 +174,17 @@ export class CodeServer {
     return this.page.locator(".codelens-decoration a", { hasText: text }).first();
   }
 
-  /** Waits for text in any frame: notebook outputs render inside webview iframes. */
-  async waitForText(pattern, timeoutMs = 60_000) {
+  /** Waits for text in any frame: notebook outputs render inside webview iframes. With
+   * `approve`, a trust dialog that shows up meanwhile is approved (and its text kept). */
+  async waitForText(pattern, timeoutMs = 60_000, approve = undefined) {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      if (approve) {
+        const dialog = this.page.locator(".monaco-dialog-box", { hasText: "approve them?" });
+        if (await dialog.isVisible().catch(() => false)) {
+          this.lastTrustDialog = await this.approveTrust(approve.package, approve.shot);
+        }
+      }
       for (const frame of this.page.frames()) {
         try {
           const body = await frame.locator("body").innerText({ timeout: 500 });

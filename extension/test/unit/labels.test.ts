@@ -36,7 +36,8 @@ test("the controller label names the declared packages and the Python version", 
 });
 
 test("before the environment is built, requires-python gives the version", () => {
-  assert.equal(controllerLabel(res({ declared: ["numpy"], requiresPython: ">=3.11" }), null), "envlens: numpy (Python 3.11)");
+  assert.equal(controllerLabel(res({ declared: ["numpy"], requiresPython: "==3.11.*" }), null), "envlens: numpy (Python 3.11)");
+  assert.equal(controllerLabel(res({ declared: ["numpy"], requiresPython: ">=3.10" }), null), "envlens: numpy");
   assert.equal(controllerLabel(res({ declared: ["numpy"] }), null), "envlens: numpy");
 });
 
