@@ -64,7 +64,9 @@ def lock(args: argparse.Namespace) -> int:
         exclude_newer=args.exclude_newer,
         settings=Settings.from_env(),
     )
-    trust.resign_if_trusted(trust_before, args.path)  # envlens's own lock keeps a trusted file trusted
+    trust.resign_if_trusted(
+        trust_before, args.path
+    )  # envlens's own lock keeps a trusted file trusted
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
