@@ -259,7 +259,9 @@ export class EnvlensController implements vscode.Disposable {
   async restart(nb: vscode.NotebookDocument): Promise<void> {
     const k = this.keyOf(nb);
     const s = await this.sessions.get(k)?.catch(() => undefined);
-    const res = await this.refresh(nb);
+    const res = await this.sidecar.resolve(this.sourceUri(nb));
+    if (res) this.offered.add(`${k}#${res.key}`); // restarting now: no need to offer it
+    void this.refresh(nb);
     if (s && res && s.key === res.key) {
       await this.sidecar.request(Methods.kernelRestart, { sessionId: s.sessionId });
       this.sidecar.log.info(`kernel restarted for ${nb.uri.fsPath}`);

@@ -150,6 +150,8 @@ describe("envlens in code-server", { concurrency: false }, () => {
       if (await dialog.isVisible().catch(() => false)) await cs.approveTrust("tinyimg");
       return view.locator(".monaco-list-row", { hasText: "tinyimg" }).first().isVisible();
     }, 120_000, "tinyimg in the Environment view");
+    // The view's add syncs the environment: the row then shows the installed version.
+    await view.locator(".monaco-list-row", { hasText: /tinyimg\s*installed 1\.0/ }).first().waitFor({ timeout: 120_000 });
     await cs.shot("environment-view-added");
     await cs.quickOpen("study.ipynb");
     await cs.page.keyboard.press("Control+S");
