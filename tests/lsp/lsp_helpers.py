@@ -179,7 +179,9 @@ class Notebook:
 
     def _cell(self, kind: str, text: str) -> dict[str, Any]:
         self._n += 1
-        uri = f"vscode-notebook-cell:{self.path}#C{self._n}"
+        # As VS Code sends them: the fragment is quoted (base64 padding as %3D), and pygls keys its
+        # documents by the unquoted URI, so the server must look cells up either way.
+        uri = f"vscode-notebook-cell:{self.path}#W{self._n}sZmlsZQ%3D%3D"
         return {"kind": kind, "text": text, "uri": uri, "version": 1}
 
     @staticmethod

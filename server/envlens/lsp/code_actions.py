@@ -94,7 +94,7 @@ def to_workspace_edit(
             changes.update(text_edits)
             continue
         uri = key if edit.path == snap.path else from_fs_path(str(edit.path)) or ""
-        doc = ls.workspace.text_documents.get(uri)
+        doc = ls.text_document(uri)
         old = (
             doc.source
             if doc is not None

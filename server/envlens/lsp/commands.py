@@ -146,8 +146,7 @@ async def apply_planned(
             await _apply_text(
                 ls, key, edit.old_text, edit.new_text, label="envlens: edit dependencies"
             )
-        elif uri in ls.workspace.text_documents:
-            doc = ls.workspace.text_documents[uri]
+        elif (doc := ls.text_document(uri)) is not None:
             await _apply_text(
                 ls, uri, doc.source, _rebase(doc.source, edit), label="envlens: edit dependencies"
             )
@@ -184,7 +183,7 @@ def workspace_edit(
     if ls.supports("workspace", "workspace_edit", "document_changes"):
         doc_changes: list[Any] = []
         for uri, edits in changes.items():
-            doc = ls.workspace.text_documents.get(uri)
+            doc = ls.text_document(uri)
             doc_changes.append(
                 types.TextDocumentEdit(
                     text_document=types.OptionalVersionedTextDocumentIdentifier(

@@ -85,7 +85,7 @@ def publish(ls: EnvlensServer, key: str, touched: set[str] | None) -> None:
         ):
             continue
         ls.published[uri] = sig
-        doc = ls.workspace.text_documents.get(uri)
+        doc = ls.text_document(uri)
         assert a is not None or not findings
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from envlens import __version__
 from envlens.errors import EnvlensError
@@ -132,7 +133,13 @@ class EnvlensServer(LanguageServer):
         return self.workspace.get_notebook_document(notebook_uri=key) is not None
 
     def is_open(self, key: str) -> bool:
-        return self.is_notebook(key) or key in self.workspace.text_documents
+        return self.is_notebook(key) or unquote(key) in self.workspace.text_documents
+
+    def text_document(self, uri: str) -> TextDocument | None:
+        """An open text document or cell. pygls keys them by the unquoted URI, while clients send
+        quoted ones (VS Code's cell URIs carry %3D, paths with spaces %20): always look up here."""
+        doc: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
+        return doc
 
     def snapshot(self, key: str) -> Snapshot | None:
         path = to_fs_path(key)
@@ -142,8 +149,7 @@ class EnvlensServer(LanguageServer):
         if nb is not None:
             cells = []
             for c in nb.cells:
-                # pygls keys documents by the unquoted URI; VS Code's cell URIs carry %3D.
-                doc = self.workspace.text_documents.get(unquote(c.document))
+                doc = self.text_document(c.document)
                 code = c.kind == types.NotebookCellKind.Code
                 cells.append(
                     CellText(
@@ -153,7 +159,7 @@ class EnvlensServer(LanguageServer):
                     )
                 )
             return Snapshot(Path(path), cells=tuple(cells), metadata=jupyter_metadata(nb.metadata))
-        doc = self.workspace.text_documents.get(key)
+        doc = self.text_document(key)
         if doc is not None:
             if not path.endswith(".py") and doc.language_id != "python":
                 return None
