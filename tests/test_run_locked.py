@@ -27,7 +27,8 @@ def test_run_locked(offline_index: Path, tmp_path: Path, write_script: Any) -> N
     )
     missing = envlens("run", str(script), "--locked")
     assert missing.returncode == 1
-    assert "has no lock" in missing.stderr and "envlens lock job.py" in missing.stderr
+    assert "job.py has no lock" in missing.stderr and "envlens lock job.py" in missing.stderr
+    assert "or run without --locked" in missing.stderr
     assert not (tmp_path / "job.out.ipynb").exists()
 
     assert envlens("lock", str(script)).returncode == 0

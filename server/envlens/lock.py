@@ -423,14 +423,19 @@ def lock_state(resolution: Resolution, settings: Settings | None = None) -> Lock
     return drift(resolution, settings).state
 
 
-def require_fresh_lock(resolution: Resolution, settings: Settings | None = None) -> None:
-    """For `envlens run --locked`: a missing, corrupt or out-of-date lock raises LockError."""
+def require_fresh_lock(
+    resolution: Resolution, settings: Settings | None = None, *, alternative: str | None = None
+) -> str:
+    """The lock text, when it exists, parses and still belongs to the declaration; else LockError.
+    `alternative` ends the hint (", or run without --locked")."""
     path, where = lock_location(resolution)
+    name = resolution.path.name
+    tail = f", {alternative}" if alternative else ""
     if resolution.lock_text is None:
         raise LockError(
-            f"{resolution.path.name} has no lock",
+            f"{name} has no lock",
             path=resolution.path,
-            hint=f"Run `envlens lock {resolution.path.name}` first, or run without --locked",
+            hint=f"Run `envlens lock {name}` first{tail}",
         )
     parse_lock(resolution.lock_text, path=path, where=where)
     d = drift(resolution, settings)
@@ -439,8 +444,9 @@ def require_fresh_lock(resolution: Resolution, settings: Settings | None = None)
             f"the lock is out of date: {'; '.join(d.reasons)}",
             path=resolution.path,
             line=_decl_line(resolution),
-            hint=f"Run `envlens lock {resolution.path.name}` to update it, or run without --locked",
+            hint=f"Run `envlens lock {name}` to update it{tail}",
         )
+    return resolution.lock_text
 
 
 def _decl_line(resolution: Resolution) -> int | None:

@@ -17,7 +17,6 @@ from typing import Literal
 
 from envlens import paths
 from envlens.envs.runner import run, tool_env
-from envlens.errors import LockError
 from envlens.fileio import atomic_write_text
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -35,26 +34,9 @@ def _uv(settings: Settings | None, uv: Path | None) -> Path:
 
 def checked_lock(resolution: Resolution, settings: Settings | None = None) -> str:
     """The file's lock text, when it exists, parses, and still belongs to the declaration."""
-    from envlens.lock import drift, lock_location, parse_lock
+    from envlens.lock import require_fresh_lock
 
-    path, where = lock_location(resolution)
-    if resolution.lock_text is None:
-        raise LockError(
-            f"{resolution.path.name} has no lock",
-            path=resolution.path,
-            hint=f"Run `envlens lock {resolution.path.name}` first",
-        )
-    parse_lock(resolution.lock_text, path=path, where=where)
-    d = drift(resolution, settings)
-    if d.state == "stale":
-        line = resolution.declaration.start_line
-        raise LockError(
-            f"the lock does not match the declaration: {'; '.join(d.reasons)}",
-            path=resolution.path,
-            line=line + 1 if line is not None else None,
-            hint=f"Run `envlens lock {resolution.path.name}` to update the lock",
-        )
-    return resolution.lock_text
+    return require_fresh_lock(resolution, settings)
 
 
 def uv_export(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envlens.errors import BadInputError, CellExecutionError, EnvlensError, LockError
+from envlens.errors import BadInputError, CellExecutionError, EnvlensError
 from envlens.fileio import read_text
 from envlens.kernels.cells import script_to_notebook, split_cells
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
@@ -197,13 +197,7 @@ def run_file(
         # --locked: run exactly what the lock says, or refuse (a cluster job must not re-resolve).
         from envlens.lock import require_fresh_lock
 
-        if res.lock_text is None:
-            raise LockError(
-                "--locked was given but the file has no lock",
-                path=path,
-                hint=f"Lock it first with 'envlens lock {path.name}', or run without --locked",
-            )
-        require_fresh_lock(res, settings)
+        require_fresh_lock(res, settings, alternative="or run without --locked")
     say = progress or (lambda _msg: None)
     say(f"environment {res.key}: {res.declaration.label}")
     target = kernel_target(res, settings=settings, progress=progress)
