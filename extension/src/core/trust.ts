@@ -5,7 +5,7 @@ export function trustDialog(fileName: string, state: TrustState): { message: str
   const n = state.packages.length;
   const message =
     state.status === "changed"
-      ? `The dependencies of ${fileName} changed since they were approved: install them?`
+      ? `The dependencies of ${fileName} changed since they were approved here, or were approved on another machine: approve them?`
       : `${fileName} asks to install ${n} package${n === 1 ? "" : "s"}: approve them?`;
   const lines = [`Reason: ${state.reason}.`, "", "Packages:", ...state.packages.map((p) => `  • ${p}`)];
   const warnings = state.flags.map((f) => `  ⚠ ${f.package === "*" ? "the whole file" : f.package}: ${f.detail}`);

@@ -49,6 +49,7 @@ function notebook() {
 describe("envlens in code-server", { concurrency: false }, () => {
   const cs = new CodeServer();
   let nbPath;
+  let fx;
   let broken = false;
   // The steps build on each other: after a failure the rest are skipped, with a screenshot of it.
   const step = (name, fn) =>
@@ -68,7 +69,7 @@ describe("envlens in code-server", { concurrency: false }, () => {
     fs.rmSync(ARTIFACTS, { recursive: true, force: true });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const py = path.join(REPO, ".venv", "bin", "python");
-    const fx = JSON.parse(execFileSync(py, [path.join(REPO, "extension/test/e2e/fixtures.py"), cs.work], { encoding: "utf8" }));
+    fx = JSON.parse(execFileSync(py, [path.join(REPO, "extension/test/e2e/fixtures.py"), cs.work], { encoding: "utf8" }));
     fs.writeFileSync(path.join(cs.workspace, "analysis.py"), SCRIPT);
     nbPath = path.join(cs.workspace, "study.ipynb");
     fs.writeFileSync(nbPath, JSON.stringify(notebook(), null, 1) + "\n");
@@ -156,6 +157,45 @@ describe("envlens in code-server", { concurrency: false }, () => {
     await cs.quickOpen("study.ipynb");
     await cs.page.keyboard.press("Control+S");
     await waitFor(() => /tinyimg/.test(fs.readFileSync(nbPath, "utf8")), 20_000, "the notebook file declares tinyimg");
+  });
+
+  // Issue 6: a notebook signed with another machine's key asks before anything is installed.
+  step("a foreign notebook's first run shows the trust dialog (with the look-alike flagged); Cancel installs and starts nothing", async () => {
+    const storeBefore = cs.envStore();
+    assert.ok(!storeBefore.all.includes(path.basename(fx.foreign.envDir)), "the foreign notebook's environment exists before the test");
+    await cs.clearNotifications();
+    await cs.quickOpen("foreign.ipynb");
+    const kernel = cs.page.locator(".notebook-toolbar-container:visible", { hasText: /envlens: tinyalpha, reqeusts/ });
+    await kernel.first().waitFor({ timeout: 60_000 });
+    await cs.runCommand("Notebook: Run All");
+    const text = await cs.waitForTrustDialog("reqeusts", "foreign-notebook-trust-dialog");
+    assert.match(text, /tinyalpha/);
+    assert.match(text, /reqeusts: looks like a typo of the popular package 'requests'/);
+    assert.match(text, /approved on another machine|signed on another machine/);
+    // While the dialog is up: no environment for it, and no kernel.
+    assert.deepEqual(cs.envStore().all, storeBefore.all, "an environment folder appeared before approval");
+    assert.deepEqual(cs.processesWith(fx.foreign.envDir), [], "a process runs in the foreign notebook's environment");
+    await cs.cancelTrust();
+    await cs.waitForText(/No kernel was started: the dependencies of .*foreign\.ipynb are not approved/, 30_000);
+    await cs.shot("foreign-notebook-cancelled");
+    await new Promise((r) => setTimeout(r, 1000)); // anything started by mistake would show by now
+    assert.deepEqual(cs.envStore().all, storeBefore.all, "an environment folder appeared after Cancel");
+    assert.ok(!fs.existsSync(fx.foreign.envDir), `${fx.foreign.envDir} exists after Cancel`);
+    assert.deepEqual(cs.processesWith(fx.foreign.envDir), [], "a process runs in the foreign notebook's environment after Cancel");
+  });
+
+  step("approving the foreign notebook builds its environment, runs the cell and signs it with this machine's key", async () => {
+    await cs.runCommand("Notebook: Run All");
+    await cs.approveTrust("reqeusts");
+    await cs.waitForText(/reqeusts 1\.0/, 180_000);
+    assert.ok(fs.existsSync(path.join(fx.foreign.envDir, "ready")), `${fx.foreign.envDir} was not built`);
+    assert.equal(cs.processesWith(fx.foreign.envDir).length > 0, true, "no kernel runs in the approved environment");
+    await cs.shot("foreign-notebook-approved");
+    await cs.page.keyboard.press("Control+S");
+    await waitFor(() => {
+      const sig = JSON.parse(fs.readFileSync(fx.foreign.path, "utf8")).metadata?.envlens?.trust;
+      return typeof sig === "string" && sig.startsWith("hmac-sha256:") && sig !== fx.foreign.signature;
+    }, 20_000, "the saved notebook carries this machine's signature");
   });
 });
 

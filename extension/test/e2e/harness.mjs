@@ -27,7 +27,11 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class CodeServer {
-  constructor() {
+  /** `name` prefixes screenshots and logs (several instances in one run); `workspaceTrust: true`
+   * starts code-server with VS Code's workspace trust on (the folder is then untrusted). */
+  constructor({ name = "", workspaceTrust = false } = {}) {
+    this.name = name;
+    this.workspaceTrust = workspaceTrust;
     this.work = fs.mkdtempSync(path.join(os.tmpdir(), "envlens-e2e-"));
     this.dirs = {};
     for (const d of ["user-data", "extensions", "xdg-config", "xdg-data", "tmp", "workspace", "envlens-cache", "envlens-config"]) {
@@ -68,7 +72,7 @@ export class CodeServer {
           "telemetry.telemetryLevel": "off",
           "workbench.startupEditor": "none",
           "workbench.tips.enabled": false,
-          "security.workspace.trust.enabled": false,
+          "security.workspace.trust.enabled": this.workspaceTrust,
           "files.autoSave": "off",
           "notebook.confirmDeleteRunningCell": false,
           ...settings,
@@ -91,7 +95,7 @@ export class CodeServer {
 
   async start(extraEnv) {
     this.port = await freePort();
-    this.log = fs.openSync(path.join(ARTIFACTS, "code-server.log"), "w");
+    this.log = fs.openSync(path.join(ARTIFACTS, `code-server${this.name ? `-${this.name}` : ""}.log`), "w");
     // Its own process group (detached), so that stop() ends code-server and everything it started.
     this.proc = spawn(
       CODE_SERVER,
@@ -100,7 +104,7 @@ export class CodeServer {
         "--auth", "none",
         "--disable-telemetry",
         "--disable-update-check",
-        "--disable-workspace-trust",
+        ...(this.workspaceTrust ? [] : ["--disable-workspace-trust"]),
         "--disable-getting-started-override",
         "--user-data-dir", this.dirs["user-data"],
         "--extensions-dir", this.dirs.extensions,
@@ -132,7 +136,7 @@ export class CodeServer {
   }
 
   async shot(name) {
-    const file = path.join(ARTIFACTS, `${String(++this.shotIndex).padStart(2, "0")}-${name}.png`);
+    const file = path.join(ARTIFACTS, `${this.name ? `${this.name}-` : ""}${String(++this.shotIndex).padStart(2, "0")}-${name}.png`);
     await this.page.screenshot({ path: file });
     return file;
   }
@@ -158,16 +162,61 @@ export class CodeServer {
     await page.keyboard.press("Enter");
   }
 
-  /** The modal trust dialog: checks what it lists, then approves. */
-  async approveTrust(expectPackage, shotName) {
-    const dialog = this.page.locator(".monaco-dialog-box", { hasText: "approve them?" });
+  /** Dismisses the notifications left by earlier steps (clearer screenshots). */
+  async clearNotifications() {
+    await this.runCommand("Notifications: Clear All Notifications");
+  }
+
+  /** envlens's modal trust dialog. */
+  trustDialog() {
+    return this.page.locator(".monaco-dialog-box", { hasText: "approve them?" });
+  }
+
+  /** Waits for the trust dialog, checks that it lists `expectPackage`; returns its text. */
+  async waitForTrustDialog(expectPackage, shotName) {
+    const dialog = this.trustDialog();
     await dialog.waitFor({ timeout: 120_000 });
     const text = await dialog.innerText();
     if (!text.includes(expectPackage)) throw new Error(`the trust dialog does not list ${expectPackage}:\n${text}`);
     if (shotName) await this.shot(shotName);
+    return text;
+  }
+
+  /** The modal trust dialog: checks what it lists, then approves. */
+  async approveTrust(expectPackage, shotName) {
+    const text = await this.waitForTrustDialog(expectPackage, shotName);
+    const dialog = this.trustDialog();
     await dialog.locator(".monaco-button", { hasText: "Approve and Continue" }).click();
     await dialog.waitFor({ state: "hidden", timeout: 10_000 });
     return text;
+  }
+
+  /** The trust dialog's Cancel button (VS Code adds it to modal messages). */
+  async cancelTrust() {
+    const dialog = this.trustDialog();
+    await dialog.locator(".monaco-button", { hasText: /^Cancel$/ }).click();
+    await dialog.waitFor({ state: "hidden", timeout: 10_000 });
+  }
+
+  /** Processes started for this test whose command line contains `needle` (e.g. an env folder). */
+  processesWith(needle) {
+    const found = [];
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+        if (cmd.includes(needle) && Number(pid) !== process.pid) found.push({ pid: Number(pid), cmd });
+      } catch {
+        // gone or not ours to read
+      }
+    }
+    return found;
+  }
+
+  /** Environments in the sidecar's env store (ENVLENS_CACHE_DIR/envs): folders, and the built ones. */
+  envStore() {
+    const root = path.join(this.dirs["envlens-cache"], "envs");
+    const all = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory()) : [];
+    return { root, all, built: all.filter((d) => fs.existsSync(path.join(root, d, "ready"))) };
   }
 
   lens(text) {
@@ -230,6 +279,6 @@ export class CodeServer {
     if (this.log) fs.closeSync(this.log);
     // VS Code's logs, among them the envlens output channel (exthost/output_logging_*/N-envlens.log).
     const logs = path.join(this.dirs["user-data"], "logs");
-    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(ARTIFACTS, "vscode-logs"), { recursive: true });
+    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(ARTIFACTS, `vscode-logs${this.name ? `-${this.name}` : ""}`), { recursive: true });
   }
 }

@@ -17,9 +17,9 @@ test("the trust dialog lists the packages and the warnings", () => {
   assert.equal(d.approve, "Approve and Continue");
 });
 
-test("a changed declaration says so", () => {
+test("a changed or foreign-signed declaration says so", () => {
   const d = trustDialog("a.py", { uri: "", trusted: false, reason: "changed since approved", status: "changed", packages: ["x"], flags: [] });
-  assert.equal(d.message, "The dependencies of a.py changed since they were approved: install them?");
+  assert.equal(d.message, "The dependencies of a.py changed since they were approved here, or were approved on another machine: approve them?");
 });
 
 test("the signature is set at the metadata path, other keys kept", () => {
