@@ -232,6 +232,12 @@ def offline_index(
     yield isolated_cache
 
 
+@pytest.fixture(scope="session")
+def slow_sdist_maker() -> object:
+    """`make_slow_sdist` for fixtures in subfolders (their own conftest shadows this module's name)."""
+    return make_slow_sdist
+
+
 @pytest.fixture
 def slow_package(
     offline_index: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
