@@ -8,10 +8,10 @@ naming the runs that failed.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from envlens.cli.common import add_locked, add_timeout, add_trust, check_timeout, say
 from envlens.errors import BadInputError
 
 
@@ -43,28 +43,15 @@ def add_parameter_arguments(p: Any) -> None:
         default=Path("envlens-runs"),
         help="outputs go to OUT_DIR/<file stem>/ (default: ./envlens-runs)",
     )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="interrupt a cell that runs longer than this (default: no limit)",
-    )
-    p.add_argument(
-        "--trust",
-        action="store_true",
-        help="run even if the file's dependencies are not approved (or ENVLENS_TRUST=1)",
-    )
+    add_timeout(p)
+    add_trust(p)
 
 
 def combinations(args: argparse.Namespace) -> list[dict[str, object]]:
     from envlens.matrix import expand, parse_grid, read_params_file
     from envlens.params import as_arguments, parse_params
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise BadInputError(
-            f"--timeout must be a positive number of seconds, not {args.timeout:g}",
-            hint="Pass for example --timeout 600, or leave it out for no limit",
-        )
+    check_timeout(args.timeout)
     fixed = parse_params(args.param)
     axes = parse_grid(args.grid)
     rows = read_params_file(args.params_file) if args.params_file else None
@@ -85,11 +72,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "-j", "--jobs", type=int, default=1, help="runs at the same time (processes; default 1)"
     )
-    p.add_argument(
-        "--locked",
-        action="store_true",
-        help="refuse to run unless the file has a lock that matches its declaration",
-    )
+    add_locked(p)
     p.set_defaults(func=run)
 
 
@@ -101,9 +84,6 @@ def run(args: argparse.Namespace) -> int:
         raise BadInputError(f"-j must be at least 1, not {args.jobs}", hint="Pass for example -j 2")
     combos = combinations(args)
 
-    def progress(message: str) -> None:
-        print(f"envlens: {message}", file=sys.stderr, flush=True)
-
     results, summary, _key = run_matrix(
         args.path,
         combos,
@@ -112,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         trust_override=trust.batch_override(args.trust),
         locked=args.locked,
-        progress=progress,
+        progress=say,
     )
     print_report(results, summary)
     require_all_ok(results, summary)

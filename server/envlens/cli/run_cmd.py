@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
-from envlens.errors import BadInputError
+from envlens.cli.common import add_locked, add_timeout, add_trust, check_timeout, say
 
 
 def register(sub: Any) -> None:
@@ -27,22 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--inplace", action="store_true", help="write the outputs into the notebook itself"
     )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        metavar="SECONDS",
-        help="interrupt a cell that runs longer than this (default: no limit)",
-    )
-    p.add_argument(
-        "--trust",
-        action="store_true",
-        help="run even if the file's dependencies are not approved (batch runs; or ENVLENS_TRUST=1)",
-    )
-    p.add_argument(
-        "--locked",
-        action="store_true",
-        help="refuse to run unless the file has a lock that matches its declaration; build from it",
-    )
+    add_timeout(p)
+    add_trust(p)
+    add_locked(p)
     p.add_argument(
         "-p",
         "--param",
@@ -57,17 +44,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: jupyter-client and nbformat take ~1 s to import, which no other command needs.
     from envlens.kernels.run import run_file, strip_ansi
-
-    def progress(message: str) -> None:
-        print(f"envlens: {message}", file=sys.stderr, flush=True)
-
-    if args.timeout is not None and args.timeout <= 0:
-        raise BadInputError(
-            f"--timeout must be a positive number of seconds, not {args.timeout:g}",
-            hint="Pass for example --timeout 600, or leave it out for no limit",
-        )
     from envlens.params import parse_params
 
+    check_timeout(args.timeout)
     parameters = parse_params(args.param)
     # Nothing is installed or run until approved (exit 3, says how); run_file checks it after the
     # arguments, on the resolution it runs.
@@ -76,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         args.output,
         inplace=args.inplace,
         timeout=args.timeout,
-        progress=progress,
+        progress=say,
         trust_override=trust.batch_override(args.trust),
         locked=args.locked,
         parameters=parameters or None,

@@ -8,9 +8,9 @@ and prints the same summary as `envlens matrix`.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from envlens.cli.common import say
 from envlens.cli.matrix_cmd import add_parameter_arguments, combinations
 
 
@@ -41,9 +41,6 @@ def run(args: argparse.Namespace) -> int:
     from envlens.matrix import print_report, require_all_ok, write_summary
     from envlens.slurm import Resources, collect, submit, wait, write_job
 
-    def progress(message: str) -> None:
-        print(f"envlens: {message}", file=sys.stderr, flush=True)
-
     resources = Resources(args.partition, args.time, args.cpus, args.mem)
     resources.check()
     combos = combinations(args)
@@ -55,16 +52,16 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         trust_override=trust.batch_override(args.trust),
     )
-    progress(f"wrote {job.script} ({len(combos)} tasks) and {job.params_file}")
+    say(f"wrote {job.script} ({len(combos)} tasks) and {job.params_file}")
     if not (args.submit or args.wait):
-        progress(f"submit it with: sbatch {job.script}")
+        say(f"submit it with: sbatch {job.script}")
         return 0
     job_id = submit(job)
     print(job_id, flush=True)
-    progress(f"submitted job array {job_id} ({len(combos)} tasks); logs in {job.folder / 'logs'}")
+    say(f"submitted job array {job_id} ({len(combos)} tasks); logs in {job.folder / 'logs'}")
     if not args.wait:
         return 0
-    wait(job, job_id, progress=progress)
+    wait(job, job_id, progress=say)
     results = collect(job)
     summary = write_summary(job.folder, job.path, results, env=job.key, slurm_job=job_id)
     print_report(results, summary)
