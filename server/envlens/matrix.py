@@ -239,15 +239,15 @@ def prepare_checks(
 ) -> Any:
     """Everything that can refuse, before any output is written: the file, every combination's
     names, approval, the lock. Returns the file's Resolution."""
-    from envlens.kernels.run import _check_paths, _load
+    from envlens.kernels.run import check_paths, load_for_run
     from envlens.settings import Settings
     from envlens.trust import require_trusted
 
     settings = Settings.from_env()
-    out = _check_paths(path, None, False)
+    out = check_paths(path, None, False)
     for params in combos:  # an unknown name in any row stops everything
-        _load(path, out, settings, dict(params))
-    _nb, _planned, res = _load(path, out, settings, None)
+        load_for_run(path, out, settings, dict(params))
+    _nb, _planned, res = load_for_run(path, out, settings, None)
     require_trusted(res, override=trust_override)
     if locked:
         from envlens.lock import require_fresh_lock

@@ -85,7 +85,7 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}.out.ipynb")
 
 
-def _load(
+def load_for_run(
     path: Path, output: Path, settings: Settings, parameters: dict[str, object] | None = None
 ) -> tuple[Notebook, list[PlannedCell], Any]:
     if path.suffix == ".ipynb":
@@ -134,7 +134,7 @@ def _inject(
     return done.index, done.replaced
 
 
-def _check_paths(path: Path, output: Path | None, inplace: bool) -> Path:
+def check_paths(path: Path, output: Path | None, inplace: bool) -> Path:
     if not path.exists():
         raise BadInputError(f"{path} does not exist", path=path, hint="Check the path")
     if path.suffix not in (".ipynb", ".py"):
@@ -188,8 +188,8 @@ def run_file(
     started = time.perf_counter()
     settings = settings or Settings.from_env()
     path = Path(path).absolute()
-    out = _check_paths(path, output, inplace)
-    nb, planned, res = _load(path, out, settings, parameters)
+    out = check_paths(path, output, inplace)
+    nb, planned, res = load_for_run(path, out, settings, parameters)
     # The trust gate: nothing is installed or run from a declaration this machine has not approved
     # (UntrustedError, exit 3), unless a batch run says so (--trust / ENVLENS_TRUST=1).
     require_trusted(res, override=trust_override)
