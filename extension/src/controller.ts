@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
 import { controllerDescription, controllerLabel } from "./core/labels";
+import { RESTRICTED_KERNEL_LABEL } from "./core/restricted";
 import { appendsToPrevious, outputItems, type OutputItem } from "./core/outputs";
 import {
   Methods,
@@ -109,6 +110,13 @@ export class EnvlensController implements vscode.Disposable {
   /** Resolve the notebook again: affinity, label, provenance, and the offer to restart. */
   async refresh(nb: vscode.NotebookDocument): Promise<ResolveResult | undefined> {
     if (nb.notebookType !== "jupyter-notebook") return undefined;
+    if (!vscode.workspace.isTrusted) {
+      // No sidecar in Restricted Mode: the kernel picker says why nothing will run.
+      this.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+      this.controller.label = RESTRICTED_KERNEL_LABEL;
+      this.controller.description = "Trust the workspace to build the declared environment and run cells";
+      return undefined;
+    }
     const res = await this.sidecar.resolve(this.sourceUri(nb));
     if (!res) return undefined;
     const k = this.keyOf(nb);

@@ -5,6 +5,7 @@ import { registerCommands } from "./commands";
 import { EnvlensController } from "./controller";
 import { EnvironmentView } from "./envView";
 import { PercentScripts } from "./percentScripts";
+import { RestrictedMode } from "./restricted";
 import { Sidecar } from "./sidecar";
 import { TrustGate } from "./trust";
 
@@ -19,6 +20,7 @@ export function activate(context: vscode.ExtensionContext): void {
     controller,
     view,
     scripts,
+    new RestrictedMode(sidecar),
     vscode.notebooks.registerNotebookCellStatusBarItemProvider("jupyter-notebook", new CellStatusProvider(controller)),
     // A restricted workspace starts nothing; trust granted later starts the sidecar.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void sidecar.ready()),

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ARTIFACTS, CodeServer, REPO } from "./harness.mjs";
+import { CodeServer, REPO } from "./harness.mjs";
 
 const VSIX = path.join(REPO, "dist", "envlens-linux-x64.vsix");
 const STEP = { timeout: 240_000 };
@@ -66,8 +66,6 @@ describe("envlens in code-server", { concurrency: false }, () => {
 
   before(async () => {
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run npm run package first`);
-    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     const py = path.join(REPO, ".venv", "bin", "python");
     fx = JSON.parse(execFileSync(py, [path.join(REPO, "extension/test/e2e/fixtures.py"), cs.work], { encoding: "utf8" }));
     fs.writeFileSync(path.join(cs.workspace, "analysis.py"), SCRIPT);
