@@ -5,6 +5,7 @@ Nothing here builds or starts anything, so it is cheap enough to run on every ke
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,8 +148,22 @@ def resolve(
     path = Path(path).absolute()
     runtime, decl, nb = declaration_for(path, text=text, notebook=notebook)
     lock_text = read_lock_text(path, nb) if decl.inline else None
-    spec = spec_for(decl, runtime, lock_text)
-    settings = settings or Settings.from_env()
-    if spec.requires_python is None and settings.default_python and spec.backend in ("uv", "conda"):
-        spec = EnvSpec(**{**spec.__dict__, "requires_python": f"=={settings.default_python}.*"})
+    spec = with_settings(spec_for(decl, runtime, lock_text), settings or Settings.from_env())
     return Resolution(path=path, runtime=runtime, declaration=decl, spec=spec, lock_text=lock_text)
+
+
+def with_settings(spec: EnvSpec, settings: Settings) -> EnvSpec:
+    """The user's default Python applies where the declaration names none."""
+    if spec.requires_python is None and settings.default_python and spec.backend in ("uv", "conda"):
+        return dataclasses.replace(spec, requires_python=f"=={settings.default_python}.*")
+    return spec
+
+
+def pool_resolution(settings: Settings | None = None) -> Resolution:
+    """The shared environment of files that declare nothing (ipykernel only): the same key that
+    `resolve` gives such a file, so building it ahead of time makes opening one instant."""
+    decl = Declaration(kind="none", path=None)
+    spec = with_settings(spec_for(decl, "python", None), settings or Settings.from_env())
+    return Resolution(
+        path=paths.envs_dir(), runtime="python", declaration=decl, spec=spec, lock_text=None
+    )

@@ -10,6 +10,8 @@ from lsp_helpers import Editor, Recorder, request
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from envlens.resolve import pool_resolution
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SCRIPT = """# /// script
@@ -28,8 +30,14 @@ async def run(client: LanguageClient, command: str, *args: object) -> object:
 
 
 def built(cache: Path) -> list[str]:
+    """Environments built for files (the shared ipykernel-only one is prewarmed at start)."""
     envs = cache / "envs"
-    return [p.name for p in envs.iterdir() if not p.name.startswith(".")] if envs.exists() else []
+    pool = pool_resolution().key
+    return (
+        [p.name for p in envs.iterdir() if not p.name.startswith(".") and p.name != pool]
+        if envs.exists()
+        else []
+    )
 
 
 async def test_untrusted_script_installs_nothing_until_approved(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from lsprotocol import types
@@ -49,6 +50,11 @@ def register(server: EnvlensServer) -> None:
 
         ls.bind_loop(asyncio.get_running_loop())
         await fetch(ls)
+        if os.environ.get("ENVLENS_PREWARM", "1") != "0":
+            from envlens.envs.pool import prewarm
+
+            # Off the loop: the editor stays responsive while the pool environment builds.
+            asyncio.get_running_loop().run_in_executor(None, prewarm, ls.settings)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
