@@ -174,6 +174,12 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     await withProgress(`envlens: locking ${fileName(uri)}`, () => sidecar.command(ServerCommands.lock, [uri.toString(), {}]));
     await afterChange(uri);
   });
+  register("envlens.checkPortabilityTargets", async (arg) => {
+    const uri = target(arg);
+    await view.reveal();
+    // The targets come from envlens.portabilityTargets (sidecar.ts); the view shows the rows.
+    await sidecar.command(ServerCommands.checkPortability, [uri.toString()]);
+  });
   register("envlens.declareImports", async (arg) => {
     const uri = target(arg);
     await sidecar.command(ServerCommands.declareFromImports, [uri.toString()]);

@@ -1,8 +1,9 @@
 // The Environment view (sidebar) and the status bar item for the active notebook or script.
 import * as vscode from "vscode";
 import { envState, lockStateLabel, operationLabel, requirementName, canonicalName, statusBarText, shortPython } from "./core/labels";
-import type { EnvironmentInfo, Operation, ResolveResult } from "./core/protocol";
-import type { Sidecar } from "./sidecar";
+import { portabilityMessage, portabilityRows, portabilitySummary, type PortabilityCheck, type PortabilityResult, type PortabilityRow } from "./core/portability";
+import { ServerCommands, type EnvironmentInfo, type Operation, type ResolveResult } from "./core/protocol";
+import { readSettings, type CommandEvent, type Sidecar } from "./sidecar";
 
 export type EnvNode =
   | { type: "info"; label: string; description?: string; icon: string; tooltip?: string; id: string }
@@ -11,7 +12,10 @@ export type EnvNode =
   | { type: "packages"; packages: { name: string; version: string }[] }
   | { type: "package"; name: string; version: string }
   | { type: "operations"; operations: Operation[] }
-  | { type: "operation"; op: Operation };
+  | { type: "operation"; op: Operation }
+  | { type: "portability"; rows: PortabilityRow[]; summary: string }
+  | { type: "target"; row: PortabilityRow }
+  | { type: "reason"; id: string; text: string; status: PortabilityRow["status"] };
 
 /** The file the view and the status bar show: the active notebook, else the active Python file. */
 export function activeTarget(): vscode.Uri | undefined {
@@ -38,6 +42,8 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private generation = 0;
+  /** The last Check Portability of each file (by URI). */
+  private readonly portability = new Map<string, PortabilityCheck>();
 
   constructor(private readonly sidecar: Sidecar) {
     this.tree = vscode.window.createTreeView("envlens.environment", { treeDataProvider: this, showCollapseAll: false });
@@ -54,10 +60,47 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
       vscode.workspace.onDidChangeTextDocument((e) => this.isTarget(e.document.uri) && this.refreshSoon()),
       vscode.workspace.onDidChangeNotebookDocument((e) => this.isTarget(e.notebook.uri) && this.refreshSoon()),
       vscode.workspace.onDidSaveNotebookDocument((nb) => this.isTarget(nb.uri) && this.refreshSoon()),
-      sidecar.onDidRunCommand(() => void this.refresh()),
+      sidecar.onWillRunCommand((c) => this.portabilityStarted(c)),
+      sidecar.onDidRunCommand((c) => {
+        this.portabilityFinished(c);
+        void this.refresh();
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration("envlens.portabilityTargets") && this.emitter.fire(undefined)),
       sidecar.onDidChangeState((s) => (s === "running" || s === "failed" || s === "restricted") && void this.refresh()),
     );
     this.followEditor();
+  }
+
+  private portabilityStarted(c: CommandEvent): void {
+    if (c.command !== ServerCommands.checkPortability || !c.uri) return;
+    const uri = vscode.Uri.parse(c.uri).toString(); // the view's spelling of the URI
+    const previous = this.portability.get(uri);
+    const check: PortabilityCheck = { ...previous, running: true, error: undefined };
+    this.portability.set(uri, check);
+    // The key of the declaration being checked: a later change marks the result stale.
+    void this.sidecar.resolve(vscode.Uri.parse(uri)).then((res) => {
+      if (res && this.portability.get(uri) === check) check.key = res.key;
+    });
+    this.emitter.fire(undefined);
+  }
+
+  private portabilityFinished(c: CommandEvent): void {
+    if (c.command !== ServerCommands.checkPortability || !c.uri) return;
+    const uri = vscode.Uri.parse(c.uri).toString();
+    const check = this.portability.get(uri) ?? { running: false };
+    check.running = false;
+    const result = c.result as PortabilityResult | undefined;
+    if (result && Array.isArray(result.verdicts)) {
+      check.result = result;
+      check.error = undefined;
+      const name = vscode.Uri.parse(uri).path.split("/").pop() ?? uri;
+      void vscode.window.showInformationMessage(`Portability: ${portabilityMessage(name, result)}`, "Show Environment").then((choice) => {
+        if (choice === "Show Environment") void this.reveal();
+      });
+    } else {
+      check.error = c.error ?? "no result (see the envlens output)";
+    }
+    this.portability.set(uri, check);
   }
 
   private isTarget(uri: vscode.Uri): boolean {
@@ -111,8 +154,15 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
     this.statusItem.show();
   }
 
+  private portabilityNode(res: ResolveResult): EnvNode {
+    const check = this.target ? this.portability.get(this.target.toString()) : undefined;
+    return { type: "portability", rows: portabilityRows(readSettings().settings.portabilityTargets, check), summary: portabilitySummary(check, res.key) };
+  }
+
   getChildren(node?: EnvNode): EnvNode[] {
     if (!node) return this.roots();
+    if (node.type === "portability") return node.rows.map((row) => ({ type: "target", row }));
+    if (node.type === "target") return node.row.reasons.map((text, i) => ({ type: "reason", id: `${node.row.id}#${i}`, text, status: node.row.status }));
     if (node.type === "dependencies") {
       const installed = new Map((this.info?.packages ?? []).map((p) => [canonicalName(p.name), p.version]));
       return node.items.map((r) => ({ type: "dependency", requirement: r, installed: installed.get(canonicalName(r)) }));
@@ -154,6 +204,7 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
       { type: "dependencies", items: res.declared.length > 0 ? res.declared : res.requirements },
       { type: "info", id: "lock", label: "Lock", description: info ? lockStateLabel(info.lockState) : res.locked ? "locked" : "not locked", icon: "lock" },
       { type: "info", id: "env", label: "Environment", description: (info?.built ?? res.built) ? `built · ${res.key}` : `not built · ${res.key}`, icon: (info?.built ?? res.built) ? "check" : "circle-large-outline", tooltip: res.envPath },
+      this.portabilityNode(res),
       { type: "packages", packages: info?.packages ?? [] },
       { type: "operations", operations: info?.operations ?? [] },
     ];
@@ -206,6 +257,33 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
         item.id = "operations";
         item.iconPath = new vscode.ThemeIcon("history");
         if (!node.operations.length) item.description = "none yet";
+        return item;
+      }
+      case "portability": {
+        const item = new vscode.TreeItem("Portability", C.Expanded);
+        item.id = "portability";
+        item.description = node.summary;
+        item.tooltip = `Where this declaration installs: ${node.summary}. Targets: the envlens.portabilityTargets setting.`;
+        item.iconPath = new vscode.ThemeIcon("globe");
+        item.contextValue = "envlens.portability";
+        return item;
+      }
+      case "target": {
+        const r = node.row;
+        // A failing target opens on its reasons.
+        const item = new vscode.TreeItem(r.label, r.reasons.length ? (r.status === "fails" ? C.Expanded : C.Collapsed) : C.None);
+        item.id = `target:${r.id}`;
+        item.description = r.description;
+        item.tooltip = r.tooltip;
+        const color = r.status === "works" ? "testing.iconPassed" : r.status === "fails" ? "testing.iconFailed" : r.status === "builds" ? "list.warningForeground" : undefined;
+        item.iconPath = new vscode.ThemeIcon(r.icon, color ? new vscode.ThemeColor(color) : undefined);
+        return item;
+      }
+      case "reason": {
+        const item = new vscode.TreeItem(node.text, C.None);
+        item.id = `reason:${node.id}`;
+        item.tooltip = node.text;
+        item.iconPath = new vscode.ThemeIcon(node.status === "builds" ? "tools" : "circle-slash");
         return item;
       }
       case "operation": {

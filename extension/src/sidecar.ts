@@ -23,6 +23,23 @@ export interface Gate {
   ensure(uri: vscode.Uri): Promise<boolean>;
 }
 
+/** A sidecar command's run: `result` or `error` once it finished. */
+export interface CommandEvent {
+  command: string;
+  uri: string | undefined;
+  result?: unknown;
+  error?: string;
+}
+
+/** Arguments as sent: Check Portability gets the targets of envlens.portabilityTargets (the
+ * sidecar's lens passes only the file). */
+function withDefaults(command: string, args: unknown[]): unknown[] {
+  if (command !== ServerCommands.checkPortability || typeof args[0] !== "string") return args;
+  const opts = args[1] && typeof args[1] === "object" ? (args[1] as Record<string, unknown>) : {};
+  if (Array.isArray(opts.platforms) && opts.platforms.length > 0) return args;
+  return [args[0], { ...opts, platforms: readSettings().settings.portabilityTargets }, ...args.slice(2)];
+}
+
 export type SidecarState = "stopped" | "preparing" | "starting" | "running" | "failed" | "restricted";
 
 export function readSettings(): { settings: EnvlensSettings; problems: string[] } {
@@ -42,9 +59,12 @@ export class Sidecar implements vscode.Disposable {
   private readonly notificationHandlers = new Map<string, ((params: unknown) => void)[]>();
   private readonly disposables: vscode.Disposable[] = [];
   gate: Gate | undefined;
-  private readonly commandEmitter = new vscode.EventEmitter<{ command: string; uri: string | undefined }>();
+  private readonly commandEmitter = new vscode.EventEmitter<CommandEvent>();
   /** A sidecar command finished (from a lens, a code action or the palette): views refresh. */
   readonly onDidRunCommand = this.commandEmitter.event;
+  private readonly commandStartEmitter = new vscode.EventEmitter<CommandEvent>();
+  /** A sidecar command was sent (the Environment view shows a check as running). */
+  readonly onWillRunCommand = this.commandStartEmitter.event;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel("envlens", { log: true });
@@ -58,6 +78,7 @@ export class Sidecar implements vscode.Disposable {
       this.status,
       this.stateEmitter,
       this.commandEmitter,
+      this.commandStartEmitter,
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration("envlens.serverCommand")) void this.restart();
         else if (e.affectsConfiguration("envlens")) this.reportSettingsProblems();
@@ -176,15 +197,19 @@ export class Sidecar implements vscode.Disposable {
         // Lens and code-action commands go through here: the trust gate first, errors with Show Logs.
         executeCommand: async (command, args, next) => {
           const uri = typeof args[0] === "string" ? args[0] : undefined;
+          const done: CommandEvent = { command, uri };
           try {
             if (GATED.has(command) && uri && this.gate && !(await this.gate.ensure(vscode.Uri.parse(uri)))) return undefined;
-            return await next(command, args);
+            this.commandStartEmitter.fire({ command, uri });
+            done.result = await next(command, withDefaults(command, args));
+            return done.result;
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);
+            done.error = msg;
             void vscode.window.showErrorMessage(msg, "Show Logs").then((c) => c === "Show Logs" && this.log.show());
             return undefined;
           } finally {
-            this.commandEmitter.fire({ command, uri });
+            this.commandEmitter.fire(done);
           }
         },
         workspace: {
@@ -261,19 +286,28 @@ export class Sidecar implements vscode.Disposable {
     if (GATED.has(command) && uri && this.gate && !(await this.gate.ensure(vscode.Uri.parse(uri)))) {
       throw new Error(`Nothing was installed: the dependencies of ${vscode.Uri.parse(uri).fsPath} are not approved.`);
     }
+    const done: CommandEvent = { command, uri };
+    this.commandStartEmitter.fire({ command, uri });
+    args = withDefaults(command, args);
     try {
-      return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as R;
+      done.result = await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+      return done.result as R;
     } catch (e) {
       // The command itself changed the declaration (install-and-rerun adds a package): the new
       // declaration needs the user's approval, then the command runs again.
       const msg = e instanceof Error ? e.message : String(e);
       if (GATED.has(command) && uri && this.gate && /not approved on this machine/.test(msg)) {
-        if (!(await this.gate.ensure(vscode.Uri.parse(uri)))) throw e;
-        return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as R;
+        if (!(await this.gate.ensure(vscode.Uri.parse(uri)))) {
+          done.error = msg;
+          throw e;
+        }
+        done.result = await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
+        return done.result as R;
       }
+      done.error = msg;
       throw e;
     } finally {
-      this.commandEmitter.fire({ command, uri });
+      this.commandEmitter.fire(done);
     }
   }
 

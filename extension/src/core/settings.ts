@@ -1,10 +1,13 @@
 // The extension's settings (docs/protocol.md): an invalid value is reported and the default used.
+import { DEFAULT_TARGETS, validateTargets } from "./portability";
 
 export interface EnvlensSettings {
   uvPath: string;
   defaultPython: string;
   newNotebookDeclaration: "cell" | "metadata";
   serverCommand: string[];
+  /** Platforms for Check Portability (the extension passes them to envlens.checkPortability). */
+  portabilityTargets: string[];
 }
 
 export const DEFAULT_SETTINGS: EnvlensSettings = {
@@ -12,6 +15,7 @@ export const DEFAULT_SETTINGS: EnvlensSettings = {
   defaultPython: "",
   newNotebookDeclaration: "cell",
   serverCommand: [],
+  portabilityTargets: [...DEFAULT_TARGETS],
 };
 
 export interface ValidatedSettings {
@@ -21,7 +25,7 @@ export interface ValidatedSettings {
 
 /** `get(key)` reads one raw value (VS Code's WorkspaceConfiguration.get or a plain object). */
 export function validateSettings(get: (key: keyof EnvlensSettings) => unknown): ValidatedSettings {
-  const settings: EnvlensSettings = { ...DEFAULT_SETTINGS, serverCommand: [] };
+  const settings: EnvlensSettings = { ...DEFAULT_SETTINGS, serverCommand: [], portabilityTargets: [...DEFAULT_TARGETS] };
   const problems: string[] = [];
 
   const uvPath = get("uvPath");
@@ -54,6 +58,10 @@ export function validateSettings(get: (key: keyof EnvlensSettings) => unknown): 
       problems.push(`envlens.serverCommand must be a list of non-empty strings, not ${JSON.stringify(cmd)}; using the bundled sidecar`);
     }
   }
+
+  const targets = validateTargets(get("portabilityTargets"));
+  settings.portabilityTargets = targets.targets;
+  problems.push(...targets.problems);
   return { settings, problems };
 }
 

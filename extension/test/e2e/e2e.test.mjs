@@ -23,6 +23,14 @@ print("tinyalpha", tinyalpha.__version__)
 print(sum(range(10)))
 `;
 
+// Check Portability: tinyplat has one wheel, for manylinux x86_64 only (fixtures.py), and no sdist.
+const CLUSTER = `# /// script
+# requires-python = ">=3.10"
+# dependencies = ["tinyalpha", "tinyplat"]
+# ///
+import tinyplat
+`;
+
 function notebook() {
   const cell = (type, source, extra = {}) => ({
     cell_type: type,
@@ -69,6 +77,7 @@ describe("envlens in code-server", { concurrency: false }, () => {
     const py = path.join(REPO, ".venv", "bin", "python");
     fx = JSON.parse(execFileSync(py, [path.join(REPO, "extension/test/e2e/fixtures.py"), cs.work], { encoding: "utf8" }));
     fs.writeFileSync(path.join(cs.workspace, "analysis.py"), SCRIPT);
+    fs.writeFileSync(path.join(cs.workspace, "cluster.py"), CLUSTER);
     nbPath = path.join(cs.workspace, "study.ipynb");
     fs.writeFileSync(nbPath, JSON.stringify(notebook(), null, 1) + "\n");
     cs.writeSettings({});
@@ -194,6 +203,29 @@ describe("envlens in code-server", { concurrency: false }, () => {
       const sig = JSON.parse(fs.readFileSync(fx.foreign.path, "utf8")).metadata?.envlens?.trust;
       return typeof sig === "string" && sig.startsWith("hmac-sha256:") && sig !== fx.foreign.signature;
     }, 20_000, "the saved notebook carries this machine's signature");
+  });
+
+  // Issue 5 part 4: targets and results in the Environment view.
+  step("Check Portability: the Environment view lists the targets, then works / fails per target with the reasons", async () => {
+    await cs.clearNotifications();
+    await cs.quickOpen("cluster.py");
+    await cs.runCommand("envlens: Show Environment");
+    const view = cs.page.locator(".pane", { hasText: "Environment" }).first();
+    const row = (label) => view.locator(".monaco-list-row", { hasText: label }).first();
+    await row(/Portability\s*not checked/).waitFor({ timeout: 60_000 });
+    for (const target of ["Linux x86_64", "Linux aarch64", "macOS arm64", "Windows x86_64"]) {
+      await row(new RegExp(`${target}\\s*not checked`)).waitFor({ timeout: 10_000 });
+    }
+    await cs.lens("Check Portability").waitFor({ timeout: 30_000 });
+    await cs.lens("Check Portability").click();
+    await row(/Portability\s*1 of 4 targets work/).waitFor({ timeout: 120_000 });
+    await row(/Linux x86_64\s*Python 3\.\d+ · works · 2 packages, all from wheels/).waitFor({ timeout: 10_000 });
+    for (const [target, name] of [["Linux aarch64", "linux-aarch64"], ["macOS arm64", "macos-arm64"], ["Windows x86_64", "windows-x86_64"]]) {
+      await row(new RegExp(`${target}\\s*Python 3\\.\\d+ · fails · 1 problem`)).waitFor({ timeout: 10_000 });
+      await row(new RegExp(`tinyplat 1\\.0 has no wheel for CPython 3\\.\\d+ on ${name} and no source distribution to build`)).waitFor({ timeout: 10_000 });
+    }
+    await cs.page.locator(".notification-toast", { hasText: "cluster.py works on Linux x86_64" }).first().waitFor({ timeout: 10_000 });
+    await cs.shot("environment-view-portability");
   });
 });
 

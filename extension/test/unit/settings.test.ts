@@ -11,7 +11,13 @@ test("defaults when nothing is set", () => {
 test("valid values are kept", () => {
   const { settings, problems } = from({ uvPath: "/opt/uv", defaultPython: "3.12", newNotebookDeclaration: "metadata", serverCommand: ["/v/bin/envlens", "serve"] });
   assert.deepEqual(problems, []);
-  assert.deepEqual(settings, { uvPath: "/opt/uv", defaultPython: "3.12", newNotebookDeclaration: "metadata", serverCommand: ["/v/bin/envlens", "serve"] });
+  assert.deepEqual(settings, {
+    uvPath: "/opt/uv",
+    defaultPython: "3.12",
+    newNotebookDeclaration: "metadata",
+    serverCommand: ["/v/bin/envlens", "serve"],
+    portabilityTargets: ["linux-x86_64", "linux-aarch64", "macos-arm64", "windows-x86_64"],
+  });
   assert.deepEqual(serverSettings(settings), { uvPath: "/opt/uv", defaultPython: "3.12", newNotebookDeclaration: "metadata" });
 });
 
@@ -27,4 +33,19 @@ test("invalid values are reported, each naming the setting and what is used inst
 
 test("a server command with an empty part is rejected", () => {
   assert.equal(from({ serverCommand: ["envlens", ""] }).problems.length, 1);
+});
+
+test("portability targets: known names and aliases kept, unknown ones reported", () => {
+  const ok = from({ portabilityTargets: ["linux-aarch64", "win64", "linux-arm64"] });
+  assert.deepEqual(ok.settings.portabilityTargets, ["linux-aarch64", "windows-x86_64"]);
+  assert.deepEqual(ok.problems, []);
+  const bad = from({ portabilityTargets: ["solaris-sparc", "macos-arm64"] });
+  assert.deepEqual(bad.settings.portabilityTargets, ["macos-arm64"]);
+  assert.match(bad.problems[0], /envlens\.portabilityTargets: unknown platform "solaris-sparc", ignored; known: linux-x86_64/);
+  const none = from({ portabilityTargets: "linux" });
+  assert.deepEqual(none.settings.portabilityTargets, DEFAULT_SETTINGS.portabilityTargets);
+  assert.match(none.problems[0], /must be a list of platform names/);
+  assert.deepEqual(from({ portabilityTargets: [] }).settings.portabilityTargets, DEFAULT_SETTINGS.portabilityTargets);
+  // The sidecar does not receive it: the extension passes the targets with each check.
+  assert.equal("portabilityTargets" in serverSettings(ok.settings), false);
 });
