@@ -3,7 +3,6 @@
 import * as vscode from "vscode";
 import { installActionTitle, missingModule } from "./core/outputs";
 import type { EnvlensController } from "./controller";
-import { jupyterMetadataOf } from "./notebookEdits";
 
 const ERROR_MIME = "application/vnd.code.notebook.error";
 
@@ -21,11 +20,6 @@ export function cellMissingModule(cell: vscode.NotebookCell): string | undefined
     }
   }
   return undefined;
-}
-
-export function cellEnvKey(cell: vscode.NotebookCell): string | undefined {
-  const envlens = jupyterMetadataOf(cell.metadata as Record<string, unknown>).envlens as { env?: unknown } | undefined;
-  return typeof envlens?.env === "string" ? envlens.env : undefined;
 }
 
 export class CellStatusProvider implements vscode.NotebookCellStatusBarItemProvider {
@@ -49,7 +43,7 @@ export class CellStatusProvider implements vscode.NotebookCellStatusBarItemProvi
       item.tooltip = `Add the distribution that provides '${module}' to this notebook's declaration, sync the environment and run the cell again`;
       items.push(item);
     }
-    const env = cellEnvKey(cell);
+    const env = this.controller.envKeyOf(cell);
     const current = this.controller.currentKey(cell.notebook);
     if (env && current && env !== current && cell.outputs.length > 0) {
       const item = new vscode.NotebookCellStatusBarItem("$(history) outputs from an older environment", vscode.NotebookCellStatusBarAlignment.Left);

@@ -60,6 +60,8 @@ export class EnvlensController implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Cell document URI -> the env key its last run in this session used. */
+  private readonly ranIn = new Map<string, string>();
 
   constructor(private readonly sidecar: Sidecar) {
     this.controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, "jupyter-notebook", "envlens");
@@ -237,21 +239,37 @@ export class EnvlensController implements vscode.Disposable {
     }
     if (result.executionCount !== null && result.executionCount !== undefined) exec.executionOrder = result.executionCount;
     exec.end(result.status === "aborted" ? undefined : result.status === "ok", Date.now());
-    await this.recordProvenance(nb, cell, session.key);
+    void this.recordProvenance(nb, cell, session.key);
     return result.status === "ok";
   }
 
   /** Each executed cell's metadata.envlens.env holds the env key it ran in (docs: provenance). */
   private async recordProvenance(nb: vscode.NotebookDocument, cell: vscode.NotebookCell, key: string): Promise<void> {
-    if (nb.isUntitled) return;
-    const md = (cell.metadata ?? {}) as Record<string, unknown>;
-    const jm = jupyterMetadataOf(md);
-    const envlens = (jm.envlens && typeof jm.envlens === "object" ? jm.envlens : {}) as Record<string, unknown>;
-    if (envlens.env === key) return;
-    const edit = new vscode.WorkspaceEdit();
-    edit.set(nb.uri, [vscode.NotebookEdit.updateCellMetadata(cell.index, { ...md, metadata: { ...jm, envlens: { ...envlens, env: key } } })]);
-    await vscode.workspace.applyEdit(edit);
+    const id = cell.document.uri.toString();
+    this.ranIn.set(id, key);
     this.changed.fire(nb);
+    if (nb.isUntitled) return;
+    // VS Code's ipynb serializer updates a cell's metadata after an execution (execution_count)
+    // from a copy taken before our edit, which can drop it: write it again until it stays.
+    for (const delay of [0, 300, 1000, 3000]) {
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      if (nb.isClosed || cell.index < 0 || this.ranIn.get(id) !== key) return;
+      const md = (cell.metadata ?? {}) as Record<string, unknown>;
+      const jm = jupyterMetadataOf(md);
+      const envlens = (jm.envlens && typeof jm.envlens === "object" ? jm.envlens : {}) as Record<string, unknown>;
+      if (envlens.env === key) continue;
+      const edit = new vscode.WorkspaceEdit();
+      edit.set(nb.uri, [vscode.NotebookEdit.updateCellMetadata(cell.index, { ...md, metadata: { ...jm, envlens: { ...envlens, env: key } } })]);
+      await vscode.workspace.applyEdit(edit);
+    }
+  }
+
+  /** The environment key a cell's outputs came from: this session's run, else its saved metadata. */
+  envKeyOf(cell: vscode.NotebookCell): string | undefined {
+    const ran = this.ranIn.get(cell.document.uri.toString());
+    if (ran) return ran;
+    const envlens = jupyterMetadataOf(cell.metadata as Record<string, unknown>).envlens as { env?: unknown } | undefined;
+    return typeof envlens?.env === "string" ? envlens.env : undefined;
   }
 
   currentKey(nb: vscode.NotebookDocument): string | undefined {
@@ -287,6 +305,7 @@ export class EnvlensController implements vscode.Disposable {
     if (nb.isClosed) {
       this.resolved.delete(k);
       this.sourceOf.delete(k);
+      nb.getCells().forEach((c) => this.ranIn.delete(c.document.uri.toString()));
     }
     const session = await s?.catch(() => undefined);
     if (session) await this.sidecar.request(Methods.kernelShutdown, { sessionId: session.sessionId }).catch((e) => this.sidecar.log.warn(messageOf(e)));

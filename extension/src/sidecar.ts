@@ -16,8 +16,9 @@ import { serverSettings, validateSettings, type EnvlensSettings } from "./core/s
 import { Methods, ServerCommands, type EnvironmentInfo, type ResolveResult } from "./core/protocol";
 import { applyNotebookEdit, type ApplyNotebookEditParams } from "./notebookEdits";
 
-/** Commands that install something: the trust gate runs first. */
-const GATED = new Set<string>([ServerCommands.install, ServerCommands.sync, ServerCommands.installAndRerun]);
+/** Commands that install something, or may run a package's build code (uv builds an sdist to read
+ * its metadata while locking or checking portability): the trust gate runs first. */
+const GATED = new Set<string>([ServerCommands.install, ServerCommands.sync, ServerCommands.installAndRerun, ServerCommands.lock, ServerCommands.checkPortability]);
 
 export interface Gate {
   ensure(uri: vscode.Uri): Promise<boolean>;

@@ -162,6 +162,18 @@ export class CodeServer {
     await page.keyboard.press("Enter");
   }
 
+  /** Drags the sash between the side bar and the editor so the side bar is `width` px wide;
+   * returns the previous width. */
+  async sideBarWidth(width) {
+    const box = await this.page.locator(".part.sidebar").boundingBox();
+    const y = box.y + box.height / 2;
+    await this.page.mouse.move(box.x + box.width + 1, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + width + 1, y, { steps: 5 });
+    await this.page.mouse.up();
+    return box.width;
+  }
+
   /** Dismisses the notifications left by earlier steps (clearer screenshots). */
   async clearNotifications() {
     await this.runCommand("Notifications: Clear All Notifications");
@@ -220,7 +232,8 @@ export class CodeServer {
   }
 
   lens(text) {
-    return this.page.locator(".codelens-decoration a", { hasText: text }).first();
+    // Not in a hidden (inert) editor: a notebook behind the active tab keeps its lenses in the DOM.
+    return this.page.locator(".codelens-decoration a:not([inert] *)", { hasText: text }).first();
   }
 
   /** Waits for text in any frame: notebook outputs render inside webview iframes. With
