@@ -61,7 +61,16 @@ def test_linux_only_wheels_get_per_target_verdicts(
         )
         assert "linux-x86_64" in v.problems[0].reason
     out = subprocess.run(
-        [*ENVLENS, "check", str(script), "--python", "3.12", "--platform", "macos-arm64"],
+        [
+            *ENVLENS,
+            "check",
+            "--trust",
+            str(script),
+            "--python",
+            "3.12",
+            "--platform",
+            "macos-arm64",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -269,3 +269,20 @@ def test_locking_a_trusted_script_keeps_it_trusted(
     # A lock swapped behind envlens's back is not trusted.
     (tmp_path / "t.py.lock").write_text((tmp_path / "t.py.lock").read_text() + "\n# edited\n")
     assert run("trust", "--check", str(script)).returncode == 3
+
+
+def test_lock_and_check_refuse_an_unapproved_file(
+    offline_index: Path, tmp_path: Path, write_script: Any
+) -> None:
+    envlens = str(Path(sys.executable).parent / "envlens")
+    script = write_script(tmp_path / "u.py", ["tinyalpha"])
+    before = script.read_text()
+    env = {k: v for k, v in os.environ.items() if k != "ENVLENS_TRUST"}
+    for command in (["lock"], ["check", "--platform", "linux-x86_64"]):
+        r = subprocess.run(
+            [envlens, *command, str(script)], env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 3, r.stderr
+        assert f"envlens trust {script}" in r.stderr or "envlens trust" in r.stderr
+    assert script.read_text() == before
+    assert not (tmp_path / "u.py.lock").exists()

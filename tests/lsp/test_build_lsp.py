@@ -146,6 +146,7 @@ async def test_lock_versions_pins_through_the_editor(
     (tmp_path / "lock.py").write_text(text)
     ed = Editor(client, rec, tmp_path / "lock.py", text)
     await wait_for(lambda: client.diagnostics.get(ed.uri) is not None, what="diagnostics")
+    await run(client, "envlens.trust", ed.uri)  # locking may run build backends: approval first
     result = await run(client, "envlens.lock", ed.uri, {"upgrade": False})
     assert isinstance(result, dict) and result["ok"]
     await wait_for(lambda: '"tinyalpha==2.0"' in ed.text, what="the pin in the buffer")
@@ -164,6 +165,7 @@ async def test_check_portability_answers_verdicts(
     ed = Editor(
         client, rec, tmp_path / "port.py", '# /// script\n# dependencies = ["tinyalpha"]\n# ///\n'
     )
+    await run(client, "envlens.trust", ed.uri)
     result = await run(client, "envlens.checkPortability", ed.uri)
     assert isinstance(result, dict) and result["ok"] and result["verdicts"]
     assert all(v["status"] for v in result["verdicts"])

@@ -30,7 +30,9 @@ async def test_stale_lock_is_flagged_and_relock_is_offered(
     path = tmp_path / "locked.py"
     path.write_text(SCRIPT)
     envlens = Path(sys.executable).parent / "envlens"
-    subprocess.run([str(envlens), "lock", str(path)], env=lsp_env, check=True, capture_output=True)
+    subprocess.run(
+        [str(envlens), "lock", "--trust", str(path)], env=lsp_env, check=True, capture_output=True
+    )
     locked = path.read_text()
     assert (tmp_path / "locked.py.lock").is_file()
 

@@ -131,3 +131,15 @@ async def test_envlens_edits_keep_an_approved_script_approved(
     await run(client, "envlens.remove", ed.uri, ["tinybeta"])
     assert (await request(client, "envlens/trustState", {"uri": ed.uri}))["trusted"]
     ed.close()
+
+
+async def test_lock_and_portability_wait_for_approval(
+    session: tuple[LanguageClient, Recorder], tmp_path: Path
+) -> None:
+    client, rec = session
+    ed = Editor(client, rec, tmp_path / "unapproved.py", SCRIPT)
+    for command in ("envlens.lock", "envlens.checkPortability"):
+        with pytest.raises(Exception, match="not approved"):
+            await run(client, command, ed.uri)
+    assert not (tmp_path / "unapproved.py.lock").exists()
+    ed.close()

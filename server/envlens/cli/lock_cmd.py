@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from envlens.cli.common import add_trust
 from envlens.settings import Settings
 
 
@@ -29,6 +30,7 @@ def register(sub: Any) -> None:
         help="only versions published before DATE (e.g. 2025-06-01); kept in the file",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_trust(p)
     p.set_defaults(func=lock)
 
     c = sub.add_parser(
@@ -49,6 +51,7 @@ def register(sub: Any) -> None:
         help="a Python version (repeatable; default: the one this file uses here)",
     )
     c.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    add_trust(c)
     c.set_defaults(func=check)
 
 
@@ -57,7 +60,10 @@ def lock(args: argparse.Namespace) -> int:
     from envlens.lock import lock_file
     from envlens.resolve import resolve
 
-    trust_before = trust.trust_state(resolve(args.path))
+    res = resolve(args.path)
+    # Resolving can run a package's build backend (an sdist's metadata): approval first.
+    trust.require_trusted(res, override=trust.batch_override(args.trust))
+    trust_before = trust.trust_state(res)
     result = lock_file(
         args.path,
         upgrade=args.upgrade,
@@ -88,15 +94,16 @@ def lock(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from envlens import trust
     from envlens.portability import check as run_check
     from envlens.portability import parse_platforms
     from envlens.resolve import resolve
 
     settings = Settings.from_env()
     platforms = parse_platforms(args.platform)  # bad names fail before any work
-    verdicts = run_check(
-        resolve(args.path, settings=settings), platforms, args.python, settings=settings
-    )
+    res = resolve(args.path, settings=settings)
+    trust.require_trusted(res, override=trust.batch_override(args.trust))
+    verdicts = run_check(res, platforms, args.python, settings=settings)
     if args.json:
         print(json.dumps([v.to_json() for v in verdicts], indent=2))
     else:

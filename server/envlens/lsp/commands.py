@@ -369,7 +369,9 @@ def register(server: EnvlensServer) -> None:
         key, path = target(ls, args, P.CMD_LOCK)
         opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
         module = optional_module("envlens.lock", "Lock Versions")
-        op = ls.new_operation(f"envlens: locking {path.name}", resolution_of(ls, key, path).key)
+        res = resolution_of(ls, key, path)
+        require_trusted(res)  # resolving may run an sdist's build backend: approval first
+        op = ls.new_operation(f"envlens: locking {path.name}", res.key)
         await progress.begin(ls, op, "resolving versions")
         upgrade = bool(opts.get("upgrade"))
         try:
@@ -506,6 +508,7 @@ def register(server: EnvlensServer) -> None:
         opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
         module = optional_module("envlens.portability", "Checking portability")
         res = resolution_of(ls, key, path)
+        require_trusted(res)  # uv may run an sdist's build backend to read its metadata
         op = ls.new_operation(f"envlens: checking where {path.name} runs", res.key)
         await progress.begin(ls, op, "asking uv for every platform and Python")
         try:
