@@ -109,3 +109,20 @@ def test_table_matches_wheels(module: str) -> None:
     """The table's facts: the distribution's own wheel provides the import name."""
     dist = import_table()[module]
     assert module in _wheel_top_level(dist), f"{dist}'s wheel does not provide {module!r}"
+
+
+def test_imports_of_a_long_script_keep_their_lines_through_edits() -> None:
+    from envlens.imports import scan_imports
+
+    def script(n: int, extra: int) -> str:
+        cells = [f"# %%\nimport mod{i}\n" + "x = 1\n" * (i % 3) for i in range(n)]
+        cells.insert(50, "# %%\n" + "\n" * extra + "import inserted\n")
+        return "".join(cells)
+
+    for extra in (0, 3):  # the second: lines added in one cell shift every later import
+        text = script(120, extra)
+        lines = text.split("\n")
+        found = scan_imports(text)
+        assert len(found) == 121
+        for ref in found:
+            assert lines[ref.line].startswith(f"import {ref.module}")

@@ -30,7 +30,7 @@ TABLE_PATH = Path(__file__).parent / "data" / "import_names.json"
 
 # Lines that IPython turns into something else: shell (`!`), magics (`%`), help (`?`).
 _MAGIC_RE = re.compile(r"^[ \t]*(?:[!%?]|\w+[ \t]*=[ \t]*[!%])")
-_CELL_MARKER_RE = re.compile(r"(?m)^# ?%%")
+_CELL_MARKER_NL_RE = re.compile(r"\n# ?%%")
 _IMPORT_LINE_RE = re.compile(r"^[ \t]*import[ \t]+(.+)$")
 _FROM_LINE_RE = re.compile(r"^[ \t]*from[ \t]+(\.*)([A-Za-z_][\w.]*)?[ \t]+import\b")
 _DOTTED_RE = re.compile(r"[A-Za-z_][\w]*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*")
@@ -192,7 +192,9 @@ def scan_chunk(text: str) -> tuple[ImportRef, ...]:
 
 def split_cells(text: str) -> list[tuple[int, str]]:
     """A percent script's `# %%` cells as (first line, text); a file without markers is one chunk."""
-    starts = [0] + [m.start() for m in _CELL_MARKER_RE.finditer(text) if m.start() > 0]
+    # A literal "\n# %%" search: re finds a literal prefix with a fast scan, where "(?m)^" tries every
+    # position (0.7 ms on a 5,000-line script, per keystroke).
+    starts = [0] + [m.start() + 1 for m in _CELL_MARKER_NL_RE.finditer(text)]
     chunks: list[tuple[int, str]] = []
     line = 0
     for i, s in enumerate(starts):
@@ -222,11 +224,36 @@ def _shifted_chunk(chunk: str, first_line: int) -> tuple[ImportRef, ...]:
     return hit
 
 
+# Cells are grouped in blocks of this many, cached as a whole: typing in one cell of a 700-cell
+# script then costs one block's work, not a Python-level loop over every cell (about 1 ms).
+_BLOCK = 32
+_BLOCK_CACHE: OrderedDict[tuple[str, int], tuple[ImportRef, ...]] = OrderedDict()
+
+
+def _shifted_block(block: str, first_line: int) -> tuple[ImportRef, ...]:
+    key = (block, first_line)
+    hit = _BLOCK_CACHE.get(key)
+    if hit is None:
+        refs: list[ImportRef] = []
+        for line, chunk in split_cells(block):
+            refs.extend(_shifted_chunk(chunk, first_line + line))
+        hit = tuple(refs)
+        _BLOCK_CACHE[key] = hit
+        if len(_BLOCK_CACHE) > _CHUNK_CACHE_SIZE // _BLOCK:
+            _BLOCK_CACHE.popitem(last=False)
+    return hit
+
+
 def scan_imports(text: str) -> list[ImportRef]:
     """Every absolute import in a script (or one cell), with 0-based lines in `text`."""
+    starts = [0] + [m.start() + 1 for m in _CELL_MARKER_NL_RE.finditer(text)]
     refs: list[ImportRef] = []
-    for first_line, chunk in split_cells(text):
-        refs.extend(_shifted_chunk(chunk, first_line))
+    line = 0
+    for b in range(0, len(starts), _BLOCK):
+        end = starts[b + _BLOCK] if b + _BLOCK < len(starts) else len(text)
+        block = text[starts[b] : end]
+        refs.extend(_shifted_block(block, line))
+        line += block.count("\n")
     return refs
 
 

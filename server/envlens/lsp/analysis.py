@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envlens.errors import EnvlensError, InvalidRequirementError
@@ -25,6 +24,7 @@ from envlens.imports import ImportRef, distribution_for, scan_chunk, scan_import
 from envlens.lock import quick_drift
 from envlens.lsp.envinfo import EnvKnowledge
 from envlens.pipinstall import PipInstall, find_pip_installs
+from envlens.requirements import requirement_name
 from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
 from envlens.sources import pep723
@@ -176,8 +176,8 @@ class Analysis:
 def _declared_names(res: Resolution) -> set[str]:
     names: set[str] = set()
     for r in res.declaration.requirements:
-        with contextlib.suppress(InvalidRequirement):
-            names.add(canonicalize_name(Requirement(r).name))
+        with contextlib.suppress(EnvlensError):
+            names.add(requirement_name(r))  # cached: this runs on every keystroke
     for c in res.declaration.conda_packages:
         name = c.split("::")[-1]
         for sep in "=<>!~ [":
@@ -334,12 +334,17 @@ def analyse(
             pips.extend((i, p) for p in find_pip_installs(cell.text))
     else:
         text = snap.text or ""
-        refs.extend((None, r) for r in scan_imports(text))
+        refs = [(None, r) for r in scan_imports(text)]
         pips.extend((None, p) for p in find_pip_installs(text, commented=True))
 
-    # Work per module, not per import: a long file imports few modules many times.
+    # Work per module, not per import: a long file imports few modules many times. One pass finds
+    # each module's first import (a 5,000-line script can hold thousands of imports).
     folder = snap.path.parent
-    modules = list(dict.fromkeys(r.module for _, r in refs))
+    first_seen: dict[str, tuple[int | None, ImportRef]] = {}
+    for c, r in refs:
+        if r.module not in first_seen:
+            first_seen[r.module] = (c, r)
+    modules = list(first_seen)
     third_tops = {
         r.top
         for r in third_party(
@@ -351,11 +356,7 @@ def analyse(
     dist_of = {
         m: distribution_for(m, installed) for m in modules if m.split(".", 1)[0] in third_tops
     }
-    first_ref: dict[str, tuple[int | None, ImportRef]] = {}
-    for c, r in refs:
-        if r.module in dist_of and r.module not in first_ref:
-            first_ref[r.module] = (c, r)
-    imports = [CellImport(c, r, dist_of[m]) for m, (c, r) in first_ref.items()]
+    imports = [CellImport(c, r, dist_of[m]) for m, (c, r) in first_seen.items() if m in dist_of]
 
     runtime_python = basis is None or basis.runtime == "python"
     declared = _declared_names(basis) if basis is not None else set()
@@ -407,8 +408,8 @@ def analyse(
         used |= {_canon(m.split(".", 1)[0]) for m in modules}
         for req in res.declaration.requirements:
             try:
-                name = canonicalize_name(Requirement(req).name)
-            except InvalidRequirement:
+                name = requirement_name(req)
+            except EnvlensError:
                 continue
             if name in used or name in NOT_IMPORTED:
                 continue

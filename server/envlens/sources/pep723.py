@@ -55,7 +55,18 @@ def find_script_block(
     text: str, path: Path | None = None, line_offset: int = 0
 ) -> ScriptBlock | None:
     """The file's `script` block, or None. Two of them are an error, as the PEP says."""
-    found: list[re.Match[str]] = [m for m in BLOCK_RE.finditer(text) if m.group("type") == "script"]
+    found: list[re.Match[str]] = []
+    # Only lines that open a block can start a match: find them with a plain substring search
+    # (the PEP's "(?m)^" pattern tries every position of a long file on every keystroke).
+    pos = text.find("# /// ")
+    while pos >= 0:
+        if pos == 0 or text[pos - 1] == "\n":
+            m = BLOCK_RE.match(text, pos)
+            if m is not None:
+                if m.group("type") == "script":
+                    found.append(m)
+                pos = m.end()
+        pos = text.find("# /// ", pos + 1)
     if len(found) > 1:
         second = text.count("\n", 0, found[1].start()) + 1 + line_offset
         raise DeclarationError(
