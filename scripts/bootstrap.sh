@@ -14,4 +14,7 @@ if ! "$BOOT/bin/uv" --version 2>/dev/null | grep -q "^uv $UV_VERSION"; then
 fi
 export PATH="$BOOT/bin:$PATH"
 cd "$ROOT"
-uv sync --frozen --quiet
+# Bytecode up front: with PYTHONDONTWRITEBYTECODE=1 (set on these machines) Python never writes .pyc
+# itself, and every `envlens` start would compile its imports again (0.4 s -> 0.15 s for a command).
+uv sync --frozen --quiet --compile-bytecode
+.venv/bin/python -m compileall -q -j 0 server/envlens >/dev/null

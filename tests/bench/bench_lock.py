@@ -50,7 +50,9 @@ def main() -> None:
             c = write_script(Path(tmp) / f"cli{i}.py", DECLARATION, args.requires_python)
             t = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "envlens", "lock", str(c)], check=True, capture_output=True
+                [sys.executable, "-m", "envlens", "lock", "--trust", str(c)],
+                check=True,
+                capture_output=True,
             )
             cli_s = time.perf_counter() - t
             if i:

@@ -164,7 +164,9 @@ export async function ensureSidecarEnv(opts: { storageDir: string; wheelhouse: s
     const uv = await extractUv(py.path, wheelhouse, path.join(storageDir, `uv-${manifest.hash}`), log);
     const install = await run(
       uv,
-      ["pip", "install", "--python", path.join(envDir, "bin", "python"), "--offline", "--no-index", "--find-links", wheelhouse, `envlens==${manifest.envlensVersion}`],
+      // --compile-bytecode: every later sidecar start imports from .pyc (where PYTHONDONTWRITEBYTECODE
+      // is set, as on CI machines, each start would otherwise compile ~1 s of modules again).
+      ["pip", "install", "--python", path.join(envDir, "bin", "python"), "--offline", "--no-index", "--compile-bytecode", "--find-links", wheelhouse, `envlens==${manifest.envlensVersion}`],
       { env: cleanEnv(), timeoutMs: 300_000 },
     );
     log(install.stderr.trim());
