@@ -279,7 +279,8 @@ async def main() -> int:
     script, cells = make_script(5000), make_cells(300)
     servers = {
         "trivial": [sys.executable, str(tmp / "trivial_server.py")],
-        "envlens": os.environ.get("ENVLENS_BENCH_SERVER", "").split() or [sys.executable, "-m", "envlens", "serve"],
+        "envlens": os.environ.get("ENVLENS_BENCH_SERVER", "").split()
+        or [sys.executable, "-m", "envlens", "serve"],
     }
     results: dict[str, dict[str, list[float]]] = {}
     for name, cmd in servers.items():
