@@ -146,3 +146,11 @@ def test_invalid_requirement_on_add_changes_nothing(tmp_path: Path) -> None:
 def test_set_requires_python() -> None:
     out = edit_script_text(SCRIPT, requires_python=">=3.12")
     assert out == SCRIPT.replace('">=3.10"', '">=3.12"')
+
+
+def test_unterminated_list_says_what_is_missing(tmp_path: Path) -> None:
+    p = write(tmp_path, '# /// script\n# dependencies = ["numpy",\n# ///\n')
+    with pytest.raises(DeclarationError) as info:
+        resolve(p)
+    assert "missing ]" in info.value.message
+    assert "\\x00" not in info.value.message

@@ -73,7 +73,9 @@ def requirement_name(text: str) -> str:
 def toml_reason(exc: Exception) -> str:
     """tomlkit's message without its own position (we give the file's) and with readable characters."""
     reason = str(exc).split(" at line ")[0]
-    return reason.replace("'\\x00'", "end of file")
+    if "'\\x00'" in reason:
+        return 'it ends before a value is complete (a missing ], " or })'
+    return reason
 
 
 def validate_requires_python(
