@@ -41,6 +41,7 @@ from envlens.fileio import atomic_write_text, read_text
 from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
 from envlens.sources import pep723
+from envlens.sources.declaration import Declaration
 from envlens.sources.lockfile import NOTEBOOK_LOCK_KEY, script_lock_path
 from envlens.sources.notebook import Notebook, cell_source, parse_notebook, set_cell_source
 
@@ -376,15 +377,9 @@ def _uv_says_fresh(resolution: Resolution, lock_text: str, settings: Settings | 
 
 def drift(resolution: Resolution, settings: Settings | None = None) -> Drift:
     """The lock's state with its reasons; a corrupt lock is stale (re-locking is the fix)."""
-    if resolution.lock_text is None or not resolution.declaration.inline:
-        return Drift("none")
-    path, where = lock_location(resolution)
-    try:
-        lock = parse_lock(resolution.lock_text, path=path, where=where)
-    except LockError as exc:
-        return Drift("stale", (exc.message,))
-    result = compare(resolution, lock)
+    result = quick_drift(resolution)
     if result.state == "fresh" and result.uncertain:
+        assert resolution.lock_text is not None
         try:
             ok = _uv_says_fresh(resolution, resolution.lock_text, settings)
         except Exception:  # no uv, no temp folder: our own reading stands
@@ -394,13 +389,14 @@ def drift(resolution: Resolution, settings: Settings | None = None) -> Drift:
     return result
 
 
-_quick_cache: dict[str, Drift] = {}
+_quick_cache: dict[tuple[str, Declaration], Drift] = {}
 
 
 def quick_drift(resolution: Resolution) -> Drift:
-    """`drift` without ever calling uv, cached by the spec's key (which includes the lock's hash):
-    cheap enough for every keystroke. Differences only uv can settle count as fresh here."""
-    key = resolution.key + ":" + ",".join(resolution.declaration.requirements)
+    """`drift` without ever calling uv: cheap enough for every keystroke. Differences only uv can
+    settle come back as fresh and `uncertain`. Cached by the spec's key (it includes the lock's hash)
+    and the declaration as written (exclude-newer and spellings are not in the key)."""
+    key = (resolution.key, resolution.declaration)
     hit = _quick_cache.get(key)
     if hit is not None:
         return hit
