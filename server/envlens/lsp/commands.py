@@ -157,6 +157,20 @@ async def apply_planned(
     return changed
 
 
+async def edit_declaration(
+    ls: EnvlensServer,
+    key: str,
+    path: Path,
+    snap: Snapshot,
+    *,
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+) -> tuple[PlannedEdit, bool]:
+    """Add/remove on the editor's (maybe unsaved) text, applied through the editor when open."""
+    planned = plan_edit(path, add=add, remove=remove, text=file_text(snap), settings=ls.settings)
+    return planned, await apply_planned(ls, key, snap, [planned])
+
+
 def _rebase(current_text: str, edit: PlannedEdit) -> str:
     """A project file open in the editor: apply the planned change to the editor's text."""
     if current_text == edit.old_text:
@@ -422,8 +436,7 @@ def register(server: EnvlensServer) -> None:
         key, path = target(ls, args, P.CMD_ADD)
         reqs = string_list(args[1] if len(args) > 1 else None, "the requirements")
         snap, _ = current(ls, key, path)
-        planned = plan_edit(path, add=reqs, text=file_text(snap), settings=ls.settings)
-        changed = await apply_planned(ls, key, snap, [planned])
+        _, changed = await edit_declaration(ls, key, path, snap, add=reqs)
         return {"ok": True, "changed": changed, "added": reqs}
 
     @server.command(P.CMD_REMOVE)
@@ -432,8 +445,7 @@ def register(server: EnvlensServer) -> None:
         key, path = target(ls, args, P.CMD_REMOVE)
         names = string_list(args[1] if len(args) > 1 else None, "the names to remove")
         snap, _ = current(ls, key, path)
-        planned = plan_edit(path, remove=names, text=file_text(snap), settings=ls.settings)
-        changed = await apply_planned(ls, key, snap, [planned])
+        _, changed = await edit_declaration(ls, key, path, snap, remove=names)
         return {"ok": True, "changed": changed, "removed": names}
 
     @server.command(P.CMD_DECLARE_FROM_IMPORTS)
@@ -448,8 +460,7 @@ def register(server: EnvlensServer) -> None:
         dists = a.undeclared_distributions
         if not dists:
             return {"ok": True, "changed": False, "added": []}
-        planned = plan_edit(path, add=dists, text=file_text(snap), settings=ls.settings)
-        changed = await apply_planned(ls, key, snap, [planned])
+        _, changed = await edit_declaration(ls, key, path, snap, add=dists)
         return {"ok": True, "changed": changed, "added": dists}
 
     @server.command(P.CMD_MOVE_PIP_INSTALLS)
@@ -482,8 +493,7 @@ def register(server: EnvlensServer) -> None:
             ls.knowledge_for(a.resolution) if a is not None and a.resolution is not None else None
         )
         dist = distribution_for(module, known.import_map if known else None)
-        planned = plan_edit(path, add=[dist], text=file_text(snap), settings=ls.settings)
-        await apply_planned(ls, key, snap, [planned])
+        planned, _ = await edit_declaration(ls, key, path, snap, add=[dist])
         # Resolve from the planned text: the editor's didChange may still be on its way.
         if planned.path == path and snap.is_notebook:
             res = resolve(

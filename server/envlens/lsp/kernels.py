@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,23 +173,22 @@ def register(server: LanguageServer) -> None:
             raise _failure(ls, exc) from None
         return result.to_json()
 
-    @server.feature(KERNEL_INTERRUPT)
-    async def kernel_interrupt(ls: LanguageServer, params: Any) -> None:
+    async def on_session(
+        ls: LanguageServer, params: Any, call: Callable[[str], Awaitable[Any]]
+    ) -> None:
         try:
-            await registry_for(ls).interrupt(str(_param(params, "sessionId")))
+            await call(str(_param(params, "sessionId")))
         except EnvlensError as exc:
             raise _failure(ls, exc) from None
+
+    @server.feature(KERNEL_INTERRUPT)
+    async def kernel_interrupt(ls: LanguageServer, params: Any) -> None:
+        await on_session(ls, params, registry_for(ls).interrupt)
 
     @server.feature(KERNEL_RESTART)
     async def kernel_restart(ls: LanguageServer, params: Any) -> None:
-        try:
-            await registry_for(ls).restart(str(_param(params, "sessionId")))
-        except EnvlensError as exc:
-            raise _failure(ls, exc) from None
+        await on_session(ls, params, registry_for(ls).restart)
 
     @server.feature(KERNEL_SHUTDOWN)
     async def kernel_shutdown(ls: LanguageServer, params: Any) -> None:
-        try:
-            await registry_for(ls).shutdown(str(_param(params, "sessionId")))
-        except EnvlensError as exc:
-            raise _failure(ls, exc) from None
+        await on_session(ls, params, registry_for(ls).shutdown)
