@@ -268,3 +268,19 @@ def write_script(
 @pytest.fixture(name="write_script")
 def write_script_fixture() -> object:
     return write_script
+
+
+@pytest.fixture(scope="module")
+def lsp_env(
+    wheelhouse: Path, tiny_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """The environment of a real `envlens serve` under test: its own cache and config folders, and
+    uv reading only the wheelhouse and the tiny index (offline, like `offline_index`)."""
+    env = dict(os.environ)
+    for name in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    env["ENVLENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("lsp-cache"))
+    env["ENVLENS_CONFIG_DIR"] = str(tmp_path_factory.mktemp("lsp-config"))
+    env["UV_DEFAULT_INDEX"] = tmp_path_factory.mktemp("empty-index").as_uri()
+    env["UV_FIND_LINKS"] = f"{wheelhouse},{tiny_index}"
+    return env

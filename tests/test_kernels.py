@@ -294,20 +294,6 @@ def text_plain(output: Any) -> str:
     return str(output.data[0])
 
 
-@pytest.fixture(scope="module")
-def lsp_env(
-    wheelhouse: Path, tiny_index: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "VIRTUAL_ENV"):
-        env.pop(name, None)
-    env["ENVLENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("kernel-lsp-cache"))
-    env["ENVLENS_CONFIG_DIR"] = str(tmp_path_factory.mktemp("kernel-lsp-config"))
-    env["UV_DEFAULT_INDEX"] = tmp_path_factory.mktemp("empty-index").as_uri()
-    env["UV_FIND_LINKS"] = f"{wheelhouse},{tiny_index}"
-    return env
-
-
 async def start_lsp(env: dict[str, str]) -> tuple[Any, list[Any]]:
     from lsprotocol import types
     from pytest_lsp import ClientServerConfig, client_capabilities
