@@ -96,6 +96,8 @@ class Package:
     name: str
     modules: list[str]
     requires: set[str] = field(default_factory=set)
+    # upm's older lists are install diffs: they hold the modules of the package's dependencies too.
+    install_diff: bool = False
 
 
 def git_show(repo: Path, commit: str, path: str) -> str:
@@ -131,11 +133,22 @@ def load_upm(upm: Path) -> list[Package]:
         if not line.strip():
             continue
         d = json.loads(line)
-        mods = [m for m in d.get("modules") or [] if m and not m.split(".")[-1].startswith("_")]
+        mods = [m for m in d.get("modules") or [] if _real_module(m)]
         pkgs.append(
             Package(d["name"], mods, {canonicalize_name(r) for r in d.get("requires_dist") or []})
         )
     return pkgs
+
+
+def _real_module(m: str) -> bool:
+    """A public importable name: not private, not an extension file's name (`x.cpython-311-darwin`)."""
+    parts = m.split(".")
+    return (
+        bool(m)
+        and all(p.isidentifier() for p in parts)
+        and not parts[-1].startswith("_")
+        and parts[-1] != "abi3"
+    )
 
 
 def load_upm_overrides(upm: Path) -> dict[str, str]:
@@ -200,6 +213,11 @@ def guess(
 
     if len(providers) == 1:
         return canonicalize_name(providers[0].name), [], "only provider"
+    # A list of the package's own modules beats an install diff that merely holds the module.
+    own = [p for p in providers if not p.install_diff or name_match(module, p.name)]
+    providers = own or providers
+    if len(providers) == 1:
+        return canonicalize_name(providers[0].name), [], "only provider with its own list"
     by_rank = sorted(providers, key=rank)
     requires = {canonicalize_name(p.name): p.requires for p in providers}
 
@@ -240,6 +258,11 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     pipreqs = load_pipreqs(args.pipreqs)
     pep794 = load_import_names(args.uv_cache)
 
+    named = {_squash(p.name) for p in upm}
+    for p in upm:
+        # Two or more modules named after other distributions (requests, six ...): an install diff.
+        foreign = sum(1 for m in p.modules if _squash(m) in named and not name_match(m, p.name))
+        p.install_diff = foreign >= 2
     providers: dict[str, list[Package]] = defaultdict(list)
     for p in upm:
         for m in dict.fromkeys(p.modules):
@@ -373,6 +396,7 @@ def write(result: dict[str, object], out: Path) -> None:
         "alternatives": result["alternatives"],
         "ambiguous": result["ambiguous"],
         "same_name": result["same_name"],
+        "generic": sorted(GENERIC),
     }
     (out / "import_names.json").write_text(
         json.dumps(doc, indent=0, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
@@ -398,6 +422,39 @@ def write(result: dict[str, object], out: Path) -> None:
     )
 
 
+def write_bloom(names: list[str], path: Path, fp_rate: float = 0.01) -> None:
+    """Every distribution name on PyPI (canonical), as a Bloom filter: envlens.names reads it."""
+    import hashlib
+    import math
+    import struct
+
+    n = max(len(names), 1)
+    m = int(-n * math.log(fp_rate) / (math.log(2) ** 2))
+    m = (m + 7) // 8 * 8
+    k = max(1, round(m / n * math.log(2)))
+    bits = bytearray(m // 8)
+    for name in names:
+        d = hashlib.blake2b(name.encode(), digest_size=16).digest()
+        h1, h2 = struct.unpack("<QQ", d)
+        for i in range(k):
+            b = (h1 + i * h2) % m
+            bits[b >> 3] |= 1 << (b & 7)
+    path.write_bytes(b"ELBF1" + struct.pack("<IQ", k, m) + bytes(bits))
+
+
+def all_pypi_names(ranks: Path | None) -> list[str]:
+    if ranks is None or not ranks.exists():
+        return []
+    names = set()
+    with open(ranks, encoding="utf-8", errors="replace") as f:
+        next(f)
+        for line in f:
+            name = line.split("\t", 1)[0].strip()
+            if name:
+                names.add(canonicalize_name(name))
+    return sorted(names)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upm", type=Path, required=True, help="git dir of replit/upm")
@@ -409,6 +466,10 @@ def main() -> int:
     args = p.parse_args()
     result = build(args)
     write(result, args.out)
+    names = all_pypi_names(args.ranks)
+    if names:
+        write_bloom(sorted(set(names) | set(result["known"])), args.out / "pypi_names.bloom")  # type: ignore[arg-type]
+        print(f"PyPI names in the Bloom filter: {len(names)}")
     for k, v in result["stats"].items():  # type: ignore[union-attr]
         print(f"{k}: {v}")
     dis = result["disagreements"]
