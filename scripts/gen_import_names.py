@@ -42,7 +42,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "server" / "envlens" / "data"
-UPM_PKGS_COMMIT = "a5fa4e2282b7da19f13b3eb2e19c662c4f69e59e"  # "chore/gen_pypi_cache overhaul", 2024-01
+UPM_PKGS_COMMIT = (
+    "a5fa4e2282b7da19f13b3eb2e19c662c4f69e59e"  # "chore/gen_pypi_cache overhaul", 2024-01
+)
 UPM_TOP_COMMIT = "9d6a324cbb6f6e4008b28b54b27bef1d44d3e9a5"  # top_10k.json, 2022-12
 UPM_DIR = "internal/backends/python"
 TOP_N_POPULAR = 1000  # popular_packages.txt: look-alikes of these are flagged as typos
@@ -88,6 +90,17 @@ CURATED: dict[str, tuple[str, str]] = {
     # Namespace packages that upm's module scan (pkgutil) does not see.
     "mpl_toolkits": ("matplotlib", "matplotlib ships mpl_toolkits.mplot3d and axes_grid1"),
     "mpl_toolkits.basemap": ("basemap", "basemap adds mpl_toolkits.basemap"),
+}
+
+
+# Modules that exist only on one platform: whatever PyPI holds under that name is not them.
+PLATFORM_ONLY: dict[str, str] = {
+    "google.colab": "only exists on Google Colab",
+    "kaggle_secrets": "only exists in Kaggle notebooks",
+    "kaggle_web_client": "only exists in Kaggle notebooks",
+    "arcpy": "ships with ArcGIS Pro, not on PyPI",
+    "pyodide": "only exists in Pyodide (Python in the browser)",
+    "micropip": "only exists in Pyodide (Python in the browser)",
 }
 
 
@@ -238,7 +251,11 @@ def guess(
         # upm's rule, the name wins; unless another provider is far more downloaded (`bson`:
         # pymongo's, not the little `bson` distribution).
         if rank(kept[0]) * NAME_OVERRIDE <= rank(match) and rank(kept[0]) < 10**9:
-            return cands[0], [canonicalize_name(match.name)], "far more downloaded than the namesake"
+            return (
+                cands[0],
+                [canonicalize_name(match.name)],
+                "far more downloaded than the namesake",
+            )
         others = [c for c in cands if c != canonicalize_name(match.name)]
         return canonicalize_name(match.name), others, "named after the module"
     if len(kept) == 1:
@@ -258,7 +275,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     pipreqs = load_pipreqs(args.pipreqs)
     pep794 = load_import_names(args.uv_cache)
 
-    named = {_squash(p.name) for p in upm}
+    named = {_squash(p.name) for p in upm} | {_squash(n) for n in ranks}
     for p in upm:
         # Two or more modules named after other distributions (requests, six ...): an install diff.
         foreign = sum(1 for m in p.modules if _squash(m) in named and not name_match(m, p.name))
@@ -276,6 +293,8 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     for mod, provs in providers.items():
         if mod in GENERIC:
             continue
+        if mod in namespaces and not any(name_match(mod, p.name) for p in provs):
+            continue  # `google`, `azure`: a namespace; its packages are mapped one by one
         choice, cands, reason = guess(mod, provs, ranks)
         if choice is not None:
             table[mod] = choice
@@ -351,9 +370,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         for d in cands:
             known.setdefault(d, None)
     # Modules named like their distribution: "known" as imports, without an entry each.
-    same_name = sorted(
-        {m for m, d in table.items() if "." not in m and canonicalize_name(m) == d}
-    )
+    same_name = sorted({m for m, d in table.items() if "." not in m and canonicalize_name(m) == d})
     stats = {
         "upm packages": len(upm),
         "upm modules": len(providers),
@@ -397,6 +414,7 @@ def write(result: dict[str, object], out: Path) -> None:
         "ambiguous": result["ambiguous"],
         "same_name": result["same_name"],
         "generic": sorted(GENERIC),
+        "platform_only": PLATFORM_ONLY,
     }
     (out / "import_names.json").write_text(
         json.dumps(doc, indent=0, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
@@ -456,7 +474,9 @@ def all_pypi_names(ranks: Path | None) -> list[str]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--upm", type=Path, required=True, help="git dir of replit/upm")
     p.add_argument("--pipreqs", type=Path, required=True, help="git dir of bndr/pipreqs")
     p.add_argument("--ranks", type=Path, help="PyPI package list (TSV) with download ranks")

@@ -23,7 +23,9 @@ def _rows() -> list[tuple[str, set[str]]]:
         if not line.strip() or line.startswith("#"):
             continue
         module, expected, _where = line.split("\t")
-        rows.append((module, {canonicalize_name(e) if e != "-" else "-" for e in expected.split("|")}))
+        rows.append(
+            (module, {canonicalize_name(e) if e != "-" else "-" for e in expected.split("|")})
+        )
     return rows
 
 
@@ -47,9 +49,7 @@ def test_import_map_is_right_on_held_out_real_imports() -> None:
         if not ok:
             misses.append(f"{module}: got {got}, expected {' or '.join(sorted(expected))}")
     # The naive rule this replaces' floor: the import name itself is the distribution.
-    naive = sum(
-        canonicalize_name(m.split(".")[0]) in e for m, e in rows
-    )
+    naive = sum(canonicalize_name(m.split(".")[0]) in e for m, e in rows)
     share = 1 - len(misses) / len(rows)
     print(
         f"\nimport -> distribution: {len(rows) - len(misses)}/{len(rows)} right ({share:.1%}); "

@@ -19,7 +19,7 @@ import json
 import re
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +33,23 @@ TABLE_PATH = Path(__file__).parent / "data" / "import_names.json"
 
 # Lines that IPython turns into something else: shell (`!`), magics (`%`), help (`?`).
 _MAGIC_RE = re.compile(r"^[ \t]*(?:[!%?]|\w+[ \t]*=[ \t]*[!%])")
+# Cell magics whose body is not Python: their cells hold no imports.
+NON_PYTHON_CELL = (
+    "%%bash",
+    "%%sh",
+    "%%html",
+    "%%javascript",
+    "%%js",
+    "%%latex",
+    "%%markdown",
+    "%%svg",
+    "%%writefile",
+    "%%script",
+    "%%perl",
+    "%%ruby",
+    "%%R",
+    "%%sql",
+)
 _CELL_MARKER_NL_RE = re.compile(r"\n# ?%%")
 _IMPORT_LINE_RE = re.compile(r"^[ \t]*import[ \t]+(.+)$")
 _FROM_LINE_RE = re.compile(r"^[ \t]*from[ \t]+(\.*)([A-Za-z_][\w.]*)?[ \t]+import\b")
@@ -300,6 +317,7 @@ class Provider:
     distribution: str | None
     source: Source
     candidates: tuple[str, ...] = ()
+    note: str = ""  # why it is unknown, when that is known ("only exists on Google Colab")
 
     @property
     def decided(self) -> bool:
@@ -320,6 +338,7 @@ class _Table:
     ambiguous: Mapping[str, tuple[str, ...]]
     same_name: frozenset[str]
     generic: frozenset[str]  # names of a project's own folders (utils, config): nobody's module
+    platform_only: Mapping[str, str]  # google.colab -> "only exists on Google Colab"
     prefixes: frozenset[str]  # dotted prefixes of entries (google, google.cloud, mpl_toolkits ...)
     namespaces: frozenset[str]  # those that are nobody's module on their own (google, azure ...)
 
@@ -341,6 +360,7 @@ def _table() -> _Table:
         ambiguous={str(k): tuple(v) for k, v in data.get("ambiguous", {}).items()},
         same_name=frozenset(data.get("same_name", ())),
         generic=frozenset(data.get("generic", ())),
+        platform_only={str(k): str(v) for k, v in data.get("platform_only", {}).items()},
         prefixes=frozenset(prefixes),
         namespaces=frozenset(prefixes - set(imports) - set(data.get("ambiguous", {}))),
     )
@@ -390,8 +410,11 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
     parts = module.split(".")
     top = parts[0]
     found: Provider | None = None
+    known = known_distributions()
     for n in range(len(parts), 0, -1):  # the longest dotted prefix wins: google.protobuf
         prefix = ".".join(parts[:n])
+        if prefix in t.platform_only:
+            return Provider(module, None, "unknown", note=t.platform_only[prefix])
         hit = t.imports.get(prefix)
         if hit is not None:
             found = Provider(module, hit, "table", t.alternatives.get(prefix, ()))
@@ -399,6 +422,15 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
         amb = t.ambiguous.get(prefix)
         if amb is not None:
             found = Provider(module, None, "ambiguous", amb)
+            break
+        if (
+            n >= 2
+            and top in t.namespaces
+            and prefix not in t.prefixes
+            and canonicalize_name(prefix) in known
+        ):
+            # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name
+            found = Provider(module, canonicalize_name(prefix), "name")
             break
     hit = (".".join(parts[:n]), found.distribution) if found and found.distribution else None
     mine = _from_installed(module, installed, hit)
@@ -410,8 +442,7 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
         return Provider(module, canonicalize_name(top), "name")
     if top in t.namespaces or top in t.generic:
         return Provider(module, None, "unknown")
-    # Named like the module: `RPi.GPIO` -> RPi.GPIO, `zope.interface`, then `earthpy`.
-    known = known_distributions()
+    # Named like the module: `earthpy`.
     for n in range(len(parts), 0, -1):
         canon = canonicalize_name(".".join(parts[:n]))
         if canon in known:
@@ -471,4 +502,30 @@ def third_party(
             ok = keep[top] = not is_stdlib(top, stdlib) and not is_local_module(top, folder)
         if ok:
             out.append(r)
+    return out
+
+
+def undeclared(
+    modules: Iterable[str],
+    declared: Collection[str],
+    installed: Mapping[str, Sequence[str]] | None = None,
+    *,
+    provided: bool = True,
+) -> dict[str, Provider]:
+    """module -> its provider, for the modules that nothing in `declared` provides.
+
+    `declared`: canonical distribution names. A module counts as declared when its distribution is,
+    when any distribution that provides it is (`opencv-python-headless` for cv2), or when the
+    environment built from the declaration installed it (a dependency of something declared;
+    `provided=False` when `installed` is not that environment). The editor's warnings and
+    `envlens declare` both ask this.
+    """
+    out: dict[str, Provider] = {}
+    for m in modules:
+        p = lookup(m, installed)
+        names = {canonicalize_name(p.guess), canonicalize_name(m.split(".", 1)[0])}
+        names |= {canonicalize_name(c) for c in p.candidates}
+        if names & set(declared) or (provided and p.source == "installed"):
+            continue
+        out[m] = p
     return out

@@ -366,7 +366,11 @@ def question(name: str, allowed: set[str] | None = None) -> Flag | None:
     target = typo_of(canon)
     if target is not None:
         missing = "" if on_pypi(canon) else "; no distribution of that name is on PyPI"
-        return Flag(canon, "typo", f"did you mean {target}? (looks like a typo of the popular package '{target}'{missing})")
+        return Flag(
+            canon,
+            "typo",
+            f"did you mean {target}? (looks like a typo of the popular package '{target}'{missing})",
+        )
     if not on_pypi(canon):
         return Flag(
             canon,

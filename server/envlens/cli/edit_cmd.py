@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
+from envlens.cli.prompt import check_names
 from envlens.edit import apply_edit, plan_edit
 from envlens.resolve import resolve
 
@@ -16,6 +17,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("add", help="add dependencies to a notebook's or script's declaration")
     p.add_argument("path", type=Path)
     p.add_argument("requirements", nargs="+", metavar="REQUIREMENT")
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="add look-alike or unknown names as written without asking (they stay unapproved)",
+    )
     p.set_defaults(func=add)
     r = sub.add_parser("remove", help="remove dependencies from the declaration")
     r.add_argument("path", type=Path)
@@ -25,14 +32,27 @@ def register(sub: Any) -> None:
 
 def add(args: argparse.Namespace) -> int:
     before = trust.trust_state(resolve(args.path))  # before the edit: a bad key stops it here
-    edit = plan_edit(args.path, add=args.requirements)
+    plan_edit(args.path, add=args.requirements)  # bad requirements fail here, before any question
+    checked = check_names(list(args.requirements), str(args.path), yes=args.yes)
+    if checked.cancelled:
+        print("Nothing was changed.", file=sys.stderr)
+        return 1
+    edit = plan_edit(args.path, add=checked.requirements)
     changed = apply_edit(edit)
-    trust.resign_if_trusted(before, args.path)  # envlens's own edit keeps a trusted file trusted
+    # envlens's own edit keeps a trusted file trusted, except for a questioned name.
+    kept = trust.resign_if_trusted(before, args.path, confirmed=checked.confirmed)
     print(
-        f"{'Added' if changed else 'Already declared'}: {', '.join(args.requirements)} "
+        f"{'Added' if changed else 'Already declared'}: {', '.join(checked.requirements)} "
         f"({edit.path})",
         file=sys.stderr,
     )
+    if before.trusted and not kept:
+        names = ", ".join(f.package for f in checked.held_back) or "the new names"
+        print(
+            f"Not approved: {names} needs a look first; `envlens trust {args.path}` shows it "
+            "before anything is installed.",
+            file=sys.stderr,
+        )
     return 0
 
 
