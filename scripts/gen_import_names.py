@@ -58,9 +58,45 @@ NAME_OVERRIDE = 2.0
 
 # Names of a project's own folders, which many distributions also ship by mistake: nobody's module.
 GENERIC = frozenset(
-    "api app base bench benchmarks build client common config configs conftest core data demo doc "
-    "docs example examples helper helpers lib main model models sample samples scripts server "
-    "settings setup src test testing tests tools util utils".split()
+    [
+        "api",
+        "app",
+        "base",
+        "bench",
+        "benchmarks",
+        "build",
+        "client",
+        "common",
+        "config",
+        "configs",
+        "conftest",
+        "core",
+        "data",
+        "demo",
+        "doc",
+        "docs",
+        "example",
+        "examples",
+        "helper",
+        "helpers",
+        "lib",
+        "main",
+        "model",
+        "models",
+        "sample",
+        "samples",
+        "scripts",
+        "server",
+        "settings",
+        "setup",
+        "src",
+        "test",
+        "testing",
+        "tests",
+        "tools",
+        "util",
+        "utils",
+    ]
 )
 
 # Choices envlens makes among several real providers: (distribution, why).
@@ -295,7 +331,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
             continue
         if mod in namespaces and not any(name_match(mod, p.name) for p in provs):
             continue  # `google`, `azure`: a namespace; its packages are mapped one by one
-        choice, cands, reason = guess(mod, provs, ranks)
+        choice, cands, _reason = guess(mod, provs, ranks)
         if choice is not None:
             table[mod] = choice
             origin[mod] = "upm"

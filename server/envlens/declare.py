@@ -180,8 +180,9 @@ def plan_declare(path: Path, *, settings: Settings | None = None) -> DeclarePlan
         if inst.movable:
             plan.moved.append((site, _line_text(src, inst)))
             for req in inst.requirements:
-                r = Requirement(req)
-                if requirement_name(req) in declared and not (r.specifier or r.extras or r.url):
+                wanted = Requirement(req)
+                bare = not (wanted.specifier or wanted.extras or wanted.url)
+                if requirement_name(req) in declared and bare:
                     continue  # declared already; the line only goes
                 if all(requirement_name(req) != requirement_name(a) for a, _ in plan.added):
                     plan.added.append((req, where))

@@ -415,9 +415,9 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
         prefix = ".".join(parts[:n])
         if prefix in t.platform_only:
             return Provider(module, None, "unknown", note=t.platform_only[prefix])
-        hit = t.imports.get(prefix)
-        if hit is not None:
-            found = Provider(module, hit, "table", t.alternatives.get(prefix, ()))
+        entry = t.imports.get(prefix)
+        if entry is not None:
+            found = Provider(module, entry, "table", t.alternatives.get(prefix, ()))
             break
         amb = t.ambiguous.get(prefix)
         if amb is not None:
@@ -432,8 +432,10 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
             # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name
             found = Provider(module, canonicalize_name(prefix), "name")
             break
-    hit = (".".join(parts[:n]), found.distribution) if found and found.distribution else None
-    mine = _from_installed(module, installed, hit)
+    table_hit = (
+        (".".join(parts[:n]), found.distribution) if found and found.distribution else None
+    )
+    mine = _from_installed(module, installed, table_hit)
     if mine is not None:
         return Provider(module, mine, "installed")
     if found is not None:
