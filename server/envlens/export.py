@@ -16,6 +16,7 @@ from typing import Literal
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from envlens import surface
 from envlens.envs.from_lock import checked_lock, uv_export
 from envlens.envs.runner import run, tool_env
 from envlens.errors import LockError
@@ -100,7 +101,9 @@ def kernel_requirements(resolution: Resolution, settings: Settings | None = None
             raise LockError(
                 f"ipykernel cannot be added without changing locked versions of {', '.join(moved)}",
                 path=resolution.path,
-                hint="Add ipykernel to the declaration and run Lock Versions again",
+                hint="Add ipykernel to the declaration and "
+                + surface.action("lock", resolution.path)
+                + " again",
             )
         exp = run(
             [

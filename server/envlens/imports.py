@@ -432,9 +432,7 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
             # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name
             found = Provider(module, canonicalize_name(prefix), "name")
             break
-    table_hit = (
-        (".".join(parts[:n]), found.distribution) if found and found.distribution else None
-    )
+    table_hit = (".".join(parts[:n]), found.distribution) if found and found.distribution else None
     mine = _from_installed(module, installed, table_hit)
     if mine is not None:
         return Provider(module, mine, "installed")

@@ -34,6 +34,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from envlens import surface
 from envlens.edit import plan_edit
 from envlens.envs.runner import RunResult, run, tool_env
 from envlens.errors import BadInputError, DeclarationError, LockError, ResolutionError
@@ -164,13 +165,17 @@ def parse_lock(text: str, *, path: Path | None = None, where: str = "the lock") 
             f"{where} is not valid TOML: {exc.reason}",
             path=path,
             line=exc.line if path and path.suffix != ".ipynb" else None,
-            hint="Delete the lock (or restore it from version control) and run Lock Versions again",
+            hint="Delete the lock (or restore it from version control) and "
+            + surface.action("lock", path)
+            + " again",
         ) from None
     if not isinstance(data.get("version"), int) or not isinstance(data.get("package", []), list):
         raise LockError(
             f"{where} is not a uv lock (it has no 'version' number)",
             path=path,
-            hint="Delete the lock (or restore it from version control) and run Lock Versions again",
+            hint="Delete the lock (or restore it from version control) and "
+            + surface.action("lock", path)
+            + " again",
         )
     manifest = data.get("manifest", {})
     reqs = manifest.get("requirements", []) if isinstance(manifest, dict) else []
@@ -181,7 +186,7 @@ def parse_lock(text: str, *, path: Path | None = None, where: str = "the lock") 
             raise LockError(
                 f"{where} has a [[package]] entry without a name",
                 path=path,
-                hint="Delete the lock and run Lock Versions again",
+                hint=f"Delete the lock and {surface.action('lock', path)} again",
             )
         version = p.get("version")
         source = p.get("source", {})
@@ -732,7 +737,7 @@ def lock_failure(res: RunResult, resolution: Resolution, logs: list[str]) -> Exc
             f"uv could not read {where}",
             path=path,
             log="".join(logs),
-            hint="Delete the lock and run Lock Versions again",
+            hint=f"Delete the lock and {surface.action('lock', path)} again",
         )
     from envlens.envs.uv_backend import classify_failure
 

@@ -28,7 +28,7 @@ from filelock import FileLock
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from envlens import paths
+from envlens import paths, surface
 from envlens.errors import EnvlensError, UntrustedError
 from envlens.fileio import atomic_write_text, read_text
 from envlens.names import known_distributions, on_pypi
@@ -620,6 +620,5 @@ def require_trusted(
     raise UntrustedError(
         untrusted_message(state),
         path=res.path,
-        hint=f"Review and approve them with `envlens trust {res.path}`, or pass --trust "
-        f"(or set {TRUST_ENV}=1) for a batch run",
+        hint=surface.sentence(surface.action("approve", res.path)),
     )

@@ -13,7 +13,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from envlens import paths
+from envlens import paths, surface
 from envlens.envs import uv_backend
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, run
@@ -78,7 +78,7 @@ def build(
         raise BuildError(
             f"{tool.name} could not create the environment declared in {where.name}: "
             f"{(result.stderr.strip().splitlines() or ['no message'])[-1]}",
-            hint="Check the conda package names and channels; Show Logs has the full output",
+            hint="Check the conda package names and channels; " + surface.action("full-log"),
             log=result.log(),
             **where.kwargs(),
         )

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlens import paths
+from envlens import paths, surface
 from envlens.envs.interpreters import Interpreter
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, RunResult, run, tool_env
@@ -248,8 +248,9 @@ def classify_failure(
         where = locate(resolution, name)
         return BuildError(
             f"uv failed to {m.group(1)} '{name}': {cause}",
-            hint="Show Logs has uv's full output; a package without a wheel for this platform needs its "
-            "build tools, or another version with a wheel",
+            hint=surface.sentence(surface.action("full-log"))
+            + "; a package without a wheel for this platform needs its build tools, or another "
+            "version with a wheel",
             log=log,
             **where.kwargs(),
         )
@@ -257,12 +258,12 @@ def classify_failure(
         return BuildError(
             f"uv was killed by signal {-result.returncode}",
             log=log,
-            hint="Try again; Show Logs has uv's output",
+            hint="Try again; " + surface.action("full-log"),
             **where0.kwargs(),
         )
     return BuildError(
         f"uv failed (exit code {result.returncode}): {cause or 'no message'}",
-        hint="Show Logs has uv's full output",
+        hint=surface.sentence(surface.action("full-log")),
         log=log,
         **where0.kwargs(),
     )
