@@ -230,7 +230,7 @@ def find_pip_installs(text: str, *, commented: bool = False) -> list[PipInstall]
     """Install lines in a cell or script. `commented`: also `# !pip ...` (jupytext's percent scripts)."""
     if "install" not in text:
         return []
-    lines = text.split("\n")
+    lines = [line.rstrip("\r") for line in text.split("\n")]  # a CRLF file's lines too
     found: list[PipInstall] = []
     ln = 0
     while ln < len(lines):

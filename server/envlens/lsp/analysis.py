@@ -158,9 +158,12 @@ class Analysis:
 
     @property
     def undeclared_distributions(self) -> list[str]:
+        """What "Declare all imports" adds: as `envlens declare`, not the unknown or ambiguous."""
         out: list[str] = []
         for f in self.findings:
-            if f.kind == "undeclared-import" and f.data["distribution"] not in out:
+            if f.kind != "undeclared-import" or f.data.get("source") in ("unknown", "ambiguous"):
+                continue
+            if f.data["distribution"] not in out:
                 out.append(str(f.data["distribution"]))
         return out
 
