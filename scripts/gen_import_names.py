@@ -34,7 +34,7 @@ import os
 import re
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -418,6 +418,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         "Import-Name agrees": pep_agree,
         "Import-Name disagrees": pep_disagree,
         "entries": len(imports),
+        **{f"decided by {k}": v for k, v in sorted(Counter(origin.values()).items())},
         "ambiguous": len(ambiguous),
     }
     return {

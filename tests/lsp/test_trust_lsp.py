@@ -60,7 +60,7 @@ async def test_untrusted_script_installs_nothing_until_approved(
     for command in ("envlens.install", "envlens.sync"):
         with pytest.raises(Exception, match="not approved") as err:
             await run(client, command, ed.uri)
-        assert "envlens trust" in str(err.value)
+        assert "Trust This File's Dependencies" in str(err.value), "the editor's words (item 9)"
     with pytest.raises(Exception, match="not approved"):
         await request(client, "envlens/kernel/start", {"uri": ed.uri})
     assert built(cache) == []
