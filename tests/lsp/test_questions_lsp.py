@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lsp_helpers import Editor, Recorder, by_code, wait_for
+from lsp_helpers import Editor, Recorder, by_code, request, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -97,7 +97,6 @@ async def test_adding_a_look_alike_says_so_and_waits_for_approval(
     message = await wait_for(lambda: client.messages[shown:], what="a warning")
     assert "pandsa: did you mean pandas?" in message[0].message
     assert message[0].type == types.MessageType.Warning
-    state = await client.protocol.send_request_async("envlens/trustState", {"uri": ed.uri})
-    state = state if isinstance(state, dict) else vars(state)
+    state = await request(client, "envlens/trustState", {"uri": ed.uri})
     assert not state["trusted"]
     ed.close()
