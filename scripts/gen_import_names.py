@@ -387,8 +387,8 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     for mod, (dist, _why) in CURATED.items():
         table[mod] = canonicalize_name(dist)
         origin[mod] = "curated"
-        ambiguous.pop(mod, None)
-        alts = [d for d in (alternatives.pop(mod, None) or []) if d != table[mod]]
+        was = (alternatives.pop(mod, None) or []) + (ambiguous.pop(mod, None) or [])
+        alts = [d for d in dict.fromkeys(was) if d != table[mod]]
         if alts:
             alternatives[mod] = alts
 
