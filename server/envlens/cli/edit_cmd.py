@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,21 @@ from typing import Any
 from envlens import trust
 from envlens.cli.prompt import check_names
 from envlens.edit import apply_edit, plan_edit
+from envlens.errors import BadInputError
+from envlens.requirements import validate_requires_python
 from envlens.resolve import resolve
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("add", help="add dependencies to a notebook's or script's declaration")
     p.add_argument("path", type=Path)
-    p.add_argument("requirements", nargs="+", metavar="REQUIREMENT")
+    p.add_argument("requirements", nargs="*", metavar="REQUIREMENT")
+    p.add_argument(
+        "--python",
+        metavar="VERSION",
+        help="set requires-python: 3.12 means '>=3.12' (as `uv init --script --python` writes it); "
+        "a specifier such as '>=3.11,<3.13' is written as given",
+    )
     p.add_argument(
         "-y",
         "--yes",
@@ -31,21 +40,32 @@ def register(sub: Any) -> None:
 
 
 def add(args: argparse.Namespace) -> int:
-    before = trust.trust_state(resolve(args.path))  # before the edit: a bad key stops it here
+    if not args.requirements and args.python is None:
+        raise BadInputError(
+            "nothing to add",
+            path=args.path,
+            hint=f"Name packages (`envlens add {args.path.name} numpy`) or a Python "
+            f"(`envlens add {args.path.name} --python 3.12`)",
+        )
+    requires_python = python_specifier(args.python) if args.python is not None else None
+    # Before the edit: a bad key stops it here.
+    before = trust.trust_state(resolve(args.path), with_flags=False)
     plan_edit(args.path, add=args.requirements)  # bad requirements fail here, before any question
     checked = check_names(list(args.requirements), str(args.path), yes=args.yes)
     if checked.cancelled:
         print("Nothing was changed.", file=sys.stderr)
         return 1
-    edit = plan_edit(args.path, add=checked.requirements)
+    edit = plan_edit(args.path, add=checked.requirements, requires_python=requires_python)
     changed = apply_edit(edit)
     # envlens's own edit keeps a trusted file trusted, except for a questioned name.
     kept = trust.resign_if_trusted(before, args.path, confirmed=checked.confirmed)
-    print(
-        f"{'Added' if changed else 'Already declared'}: {', '.join(checked.requirements)} "
-        f"({edit.path})",
-        file=sys.stderr,
+    what = ", ".join(
+        [
+            *checked.requirements,
+            *([f"requires-python {requires_python}"] if requires_python else []),
+        ]
     )
+    print(f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})", file=sys.stderr)
     if before.trusted and not kept:
         names = ", ".join(f.package for f in checked.held_back) or "the new names"
         print(
@@ -56,8 +76,16 @@ def add(args: argparse.Namespace) -> int:
     return 0
 
 
+def python_specifier(value: str) -> str:
+    """`--python 3.12` -> '>=3.12'; a specifier stays as written (validated)."""
+    v = value.strip()
+    if re.fullmatch(r"3(\.\d{1,2}){1,2}", v):
+        return f">={v}"
+    return validate_requires_python(v)
+
+
 def remove(args: argparse.Namespace) -> int:
-    before = trust.trust_state(resolve(args.path))
+    before = trust.trust_state(resolve(args.path), with_flags=False)
     edit = plan_edit(args.path, remove=args.names)
     changed = apply_edit(edit)
     trust.resign_if_trusted(before, args.path)
