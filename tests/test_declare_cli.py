@@ -335,3 +335,18 @@ def test_add_does_not_question_real_distributions(
     r = envlens("add", str(nb), name, env=env)
     assert r.returncode == 0 and "did you mean" not in r.stderr, r.stderr
     assert envlens("trust", "--check", str(nb), env=env).returncode == 0
+
+
+def test_a_crlf_script_stays_crlf(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / ".git").mkdir()
+    script = tmp_path / "w.py"
+    script.write_bytes(
+        b'# /// script\r\n# dependencies = ["numpy>=1.26"]\r\n# ///\r\n\r\n# %%\r\n'
+        b"# !pip install numpy pandas==2.2.2\r\nimport numpy as np\r\nimport pandas as pd\r\n"
+    )
+    r = envlens("declare", str(script), "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+    assert script.read_bytes() == (
+        b'# /// script\r\n# dependencies = ["numpy>=1.26", "pandas==2.2.2"]\r\n# ///\r\n\r\n'
+        b"# %%\r\nimport numpy as np\r\nimport pandas as pd\r\n"
+    )
