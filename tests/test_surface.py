@@ -13,7 +13,7 @@ import pytest
 
 from envlens import surface
 from envlens.errors import LockError, UntrustedError
-from envlens.lock import parse_lock
+from envlens.locking.read import parse_lock
 from envlens.resolve import resolve
 from envlens.trust import require_trusted
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
 
+from envlens.envs.inventory import EnvKnowledge
 from envlens.errors import EnvlensError, InvalidRequirementError
 from envlens.imports import (
     NON_PYTHON_CELL,
@@ -30,8 +31,7 @@ from envlens.imports import (
     third_party,
     undeclared,
 )
-from envlens.lock import quick_drift
-from envlens.lsp.envinfo import EnvKnowledge
+from envlens.locking.drift import quick_drift
 from envlens.pipinstall import PipInstall, find_pip_installs
 from envlens.requirements import requirement_name
 from envlens.resolve import Resolution, resolve
