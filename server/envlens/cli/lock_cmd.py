@@ -80,11 +80,11 @@ def lock(args: argparse.Namespace) -> int:
         print(f"  pinned {old} -> {new}", file=sys.stderr)
     for name, (before, after) in result.changes.items():
         print(f"  {name}: {before or '(new)'} -> {after or '(removed)'}", file=sys.stderr)
+    key = "conda.lock" if res.spec.backend == "conda" else "uv.lock"
     where = (
-        result.lock_path
-        if result.path.suffix != ".ipynb"
-        else f'{result.path} (metadata["uv.lock"])'
+        result.lock_path if result.path.suffix != ".ipynb" else f'{result.path} (metadata["{key}"])'
     )
+
     verb = "Locked" if result.lock_changed else "Lock unchanged"
     print(
         f"{verb}: {len(result.versions)} packages in {where} ({result.seconds:.1f} s)",

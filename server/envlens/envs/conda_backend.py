@@ -1,44 +1,31 @@
-"""Conda declarations (notebook metadata.conda, environment.yml, pixi.toml).
+"""Conda environments (notebook metadata.conda, environment.yml, pixi.toml), built in process.
 
-Only PyPI packages (an environment.yml `pip:` section, nothing else)? Then uv builds it like any
-other declaration (the store does that). With conda packages a conda-compatible tool is needed:
-micromamba, mamba or conda creates the environment (conda's own Python), then uv installs the PyPI
-part and ipykernel into it. Without such a tool the build fails with a message saying what to do.
+1. The conda packages are solved with py-rattler against the declared channels for this platform
+   (or taken exactly from the file's conda lock, when it is fresh), then installed into the
+   environment folder. No conda, mamba or pixi is needed.
+2. Python: where the solve brings one (declared, or a dependency), it is the conda package's; else
+   the environment gets a machine interpreter first (a uv venv in the same folder), as PyPI
+   environments do, and the conda packages are linked beside it.
+3. The PyPI part (environment.yml `pip:`, pixi `[pypi-dependencies]`) and ipykernel go in with uv,
+   into that prefix.
+
+Declarations without conda packages (only `python` and `pip:`) never get here: the store builds
+them with uv like any other declaration.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
 import threading
 from pathlib import Path
 
 from envlens import paths
-from envlens.envs import uv_backend
+from envlens.envs import conda_lock, conda_rattler, uv_backend
+from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, run
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
-
-CONDA_TOOLS = ("micromamba", "mamba", "conda")
-
-
-def find_conda_tool() -> Path | None:
-    for name in CONDA_TOOLS:
-        found = shutil.which(name)
-        if found:
-            return Path(found)
-    return None
-
-
-def conda_python_spec(requires_python: str | None) -> str:
-    """A conda match spec for Python: '==3.12.*' -> 'python=3.12'; '>=3.10' -> 'python>=3.10'."""
-    if not requires_python:
-        return "python"
-    m = re.fullmatch(r"\s*==\s*(\d+(?:\.\d+)*)\.\*\s*", requires_python)
-    if m:
-        return f"python={m.group(1)}"
-    return "python" + requires_python.replace(" ", "")
+from envlens.settings import Settings
 
 
 def build(
@@ -46,55 +33,62 @@ def build(
     dest: Path,
     *,
     uv: Path,
+    settings: Settings,
     progress: Progress,
     cancel: threading.Event | None,
 ) -> tuple[str, str]:
-    """Create the conda environment at `dest`; returns (python version, conda tool)."""
+    """Create the conda environment at `dest`; returns (Python version, where Python came from)."""
     spec = resolution.spec
-    where = locate(resolution, spec.conda_packages[0] if spec.conda_packages else None)
-    tool = find_conda_tool()
-    if tool is None:
-        pixi = (
-            " (pixi was found, but envlens builds conda environments with micromamba, mamba or conda)"
-            if shutil.which("pixi")
-            else ""
+    locked = conda_lock.locked_install(resolution)
+    if locked is not None:
+        records, pip_reqs = locked.records, locked.pypi_requirements
+        progress(f"Installing {len(records)} conda packages exactly as locked")
+    else:
+        n = len(spec.conda_packages)
+        progress(f"Solving {n} conda package{'s' if n != 1 else ''} with rattler")
+        records = conda_rattler.solve(resolution, cancel=cancel)
+        pip_reqs = list(spec.requirements)
+    conda_python = any(r.name.normalized == "python" for r in records)
+    if conda_python:
+        base = "conda package python"
+    else:
+        where = locate(resolution, "requires-python")
+        interpreter = find_interpreter(
+            spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
         )
+        progress(f"Creating Python {interpreter.short} environment (no conda Python declared)")
+        uv_backend.create_venv(uv, interpreter, dest, cancel=cancel, resolution=resolution)
+        base = str(interpreter.path)
+    progress(f"Installing {len(records)} conda packages")
+    conda_rattler.install(records, dest, resolution=resolution, progress=progress, cancel=cancel)
+    python = paths.env_python(dest)
+    if not python.exists():
         raise BuildError(
-            f"{where.name} declares conda packages {', '.join(spec.conda_packages)}; "
-            f"no conda, mamba or pixi was found on this machine{pixi}",
-            hint="Install micromamba, mamba or conda and try again, or declare these as PyPI "
-            "packages (a '# /// script' dependencies list) so uv can build the environment",
-            **where.kwargs(),
+            "the conda package 'python' was installed but has no bin/python",
+            hint="Declare another Python version, or check the channel's python package",
+            **locate(resolution, "python").kwargs(),
         )
-    progress(f"Creating conda environment with {tool.name}")
-    args: list[str | Path] = [tool, "create", "--yes", "--prefix", dest]
-    if spec.channels:
-        args.append("--override-channels")
-        for ch in spec.channels:
-            args += ["-c", ch]
-    args += [conda_python_spec(spec.requires_python), "ipykernel", *spec.conda_packages]
-    result = run(args, cancel=cancel, cwd=dest.parent)
+    n = len(pip_reqs)
+    progress(
+        f"Installing {n} PyPI package{'s' if n != 1 else ''} and ipykernel with uv"
+        if n
+        else "Installing ipykernel with uv"
+    )
+    uv_backend.pip_install(
+        uv,
+        python,
+        [*pip_reqs, uv_backend.KERNEL_PACKAGE],
+        spec=spec,
+        resolution=resolution,
+        cancel=cancel,
+        progress=progress,
+    )
+    result = run([python, "-c", "import platform; print(platform.python_version())"], cancel=cancel)
     if not result.ok:
         raise BuildError(
-            f"{tool.name} could not create the environment declared in {where.name}: "
-            f"{(result.stderr.strip().splitlines() or ['no message'])[-1]}",
-            hint="Check the conda package names and channels; Show Logs has the full output",
+            f"the environment's Python does not run: {result.stderr.strip() or 'no message'}",
+            hint="Show Logs has the details",
             log=result.log(),
-            **where.kwargs(),
+            **locate(resolution, None).kwargs(),
         )
-    python = paths.env_python(dest)
-    if spec.requirements:
-        progress(f"Installing {len(spec.requirements)} PyPI packages...")
-        uv_backend.pip_install(
-            uv,
-            python,
-            list(spec.requirements),
-            spec=spec,
-            resolution=resolution,
-            cancel=cancel,
-            progress=progress,
-        )
-    version = run(
-        [python, "-c", "import platform; print(platform.python_version())"], cancel=cancel
-    ).stdout.strip()
-    return version, str(tool)
+    return result.stdout.strip(), base

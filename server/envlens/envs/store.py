@@ -200,13 +200,13 @@ def ensure_environment(
             return _info(final, key, record, reused=True, start=start)
         _clean_stale(key, final)
         check_cancel(cancel)
-        conda = spec.backend == "conda" and bool(spec.conda_packages)
+        conda = spec.backend == "conda" and bool(spec.conda_packages or spec.lock_hash)
         if conda:
             # Conda environments hard-code their prefix, so they are built in place (never renamed);
-            # without `ready` the folder is still never used. Conda brings its own Python.
+            # without `ready` the folder is still never used. py-rattler installs them in process.
             try:
                 python_version, base_python = conda_backend.build(
-                    resolution, final, uv=uv, progress=progress, cancel=cancel
+                    resolution, final, uv=uv, settings=settings, progress=progress, cancel=cancel
                 )
             except BaseException:
                 _remove_tree(final)
