@@ -32,3 +32,8 @@ def ready_file(env: Path) -> Path:
 
 def env_python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def tools_dir() -> Path:
+    """`ENVLENS_TOOLS_DIR`, else `<cache>/tools`: tools envlens acquires by itself (Deno)."""
+    return Path(os.environ.get("ENVLENS_TOOLS_DIR") or cache_dir() / "tools")
