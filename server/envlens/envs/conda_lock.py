@@ -38,7 +38,7 @@ from envlens.sources.conda_lockfile import NOTEBOOK_CONDA_LOCK_KEY, conda_lock_p
 from envlens.sources.notebook import parse_notebook
 
 if TYPE_CHECKING:
-    from rattler import LockFile, RepoDataRecord
+    from rattler import LockFile, LockPlatform, RepoDataRecord
 
     from envlens.lock import LockResult
 
@@ -84,12 +84,17 @@ def parse(text: str, where: str, path: Path | None = None) -> LockFile:
             ) from None
 
 
+def _owned(platforms: list[LockPlatform], name: str) -> LockPlatform:
+    """The lock's own platform object of that name (rattler refuses a stand-alone one)."""
+    return next(p for p in platforms if p.name == name)
+
+
 def _norm_url(url: str) -> str:
     return url.rstrip("/")
 
 
 def _drift(resolution: Resolution) -> tuple[State, tuple[str, ...]]:
-    from rattler import CondaLockedPackage, LockPlatform, PypiLockedPackage
+    from rattler import CondaLockedPackage, PypiLockedPackage
 
     if resolution.lock_text is None:
         return "none", ()
@@ -109,7 +114,7 @@ def _drift(resolution: Resolution) -> tuple[State, tuple[str, ...]]:
     subdir = conda_rattler.current_subdir()
     if subdir not in [p.name for p in env.platforms()]:
         return "stale", (*reasons, f"the lock has no packages for this platform ({subdir})")
-    packages = env.packages(LockPlatform(subdir)) or []
+    packages = env.packages(_owned(env.platforms(), subdir)) or []
     conda = [p for p in packages if isinstance(p, CondaLockedPackage)]
     pypi = [p for p in packages if isinstance(p, PypiLockedPackage)]
     for spec in conda_rattler.match_specs(resolution):
@@ -177,14 +182,13 @@ class LockedInstall:
 def locked_install(resolution: Resolution) -> LockedInstall | None:
     """What a build installs from a fresh lock; None without one (a stale lock is not used: the
     editor and `run --locked` say it is stale)."""
-    from rattler import LockPlatform
 
     if resolution.lock_text is None or drift(resolution)[0] != "fresh":
         return None
     lock_path, where = lock_where(resolution)
     env = parse(resolution.lock_text, where, lock_path).environment(ENVIRONMENT)
     assert env is not None  # fresh implies it
-    platform = LockPlatform(conda_rattler.current_subdir())
+    platform = _owned(env.platforms(), conda_rattler.current_subdir())
     records = env.conda_repodata_records_for_platform(platform) or []
     pypi = env.pypi_packages_for_platform(platform) or []
     reqs = [
@@ -290,7 +294,6 @@ def pin_pypi(
 
 
 def _versions(lock: LockFile | None, subdir: str) -> dict[str, str]:
-    from rattler import LockPlatform
 
     if lock is None:
         return {}
@@ -298,19 +301,18 @@ def _versions(lock: LockFile | None, subdir: str) -> dict[str, str]:
     if env is None or subdir not in [p.name for p in env.platforms()]:
         return {}
     out: dict[str, str] = {}
-    for p in env.packages(LockPlatform(subdir)) or []:
+    for p in env.packages(_owned(env.platforms(), subdir)) or []:
         version = getattr(p, "version", None)
         out[canonicalize_name(p.name)] = str(version) if version is not None else ""
     return out
 
 
 def _previous_records(lock: LockFile | None, subdir: str) -> list[RepoDataRecord]:
-    from rattler import LockPlatform
 
     env = lock.environment(ENVIRONMENT) if lock is not None else None
     if env is None or subdir not in [p.name for p in env.platforms()]:
         return []
-    return list(env.conda_repodata_records_for_platform(LockPlatform(subdir)) or [])
+    return list(env.conda_repodata_records_for_platform(_owned(env.platforms(), subdir)) or [])
 
 
 def plan_lock(
@@ -359,13 +361,14 @@ def plan_lock(
             resolution, info.python, info.python_version, uv=find_uv(settings), cancel=cancel
         )
     lock = LockFile([LockPlatform(s) for s in platforms])
+    owned = lock.platforms()
     channel_urls = conda_rattler.channel_urls(conda_rattler.channels_of(resolution))
     lock.set_channels(ENVIRONMENT, [LockChannel(u) for u in channel_urls])
     for sub, records in solved.items():
         for record in sorted(records, key=lambda r: r.name.normalized):
-            lock.add_conda_package(ENVIRONMENT, LockPlatform(sub), record)
+            lock.add_conda_package(ENVIRONMENT, _owned(owned, sub), record)
     for name, version, url in pypi:
-        lock.add_pypi_package(ENVIRONMENT, LockPlatform(current), name, version, url)
+        lock.add_pypi_package(ENVIRONMENT, _owned(owned, current), name, version, url)
     with _temp_file() as tmp:
         lock.to_path(tmp)
         lock_text = tmp.read_text(encoding="utf-8")
