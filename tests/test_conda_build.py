@@ -268,3 +268,25 @@ def test_new_version_in_the_channel_is_a_new_solve_only_without_a_lock(
     (project / "nb.py").write_text("# %%\n1\n")
     info = ensure_environment(resolve(project / "nb.py"))
     assert conda_meta(info.env_dir)["tinytool"] == "3.0"
+
+
+def test_check_portability_solves_the_conda_packages_for_each_platform(
+    offline_index: Path, project: Path
+) -> None:
+    from condachannel import current_subdir
+
+    # tinylinux exists for one platform only: the one that is not this machine's.
+    only = "linux-aarch64" if current_subdir() != "linux-aarch64" else "linux-64"
+    friendly = {"linux-aarch64": "linux-aarch64", "linux-64": "linux-x86_64"}[only]
+    (project / "environment.yml").write_text(
+        "channels:\n  - ./channel\ndependencies:\n  - tinylib\n  - tinylinux\n"
+    )
+    (project / "nb.py").write_text("# %%\n1\n")
+    proc = envlens(
+        "check", str(project / "nb.py"), "--platform", friendly, "--platform", "windows-x86_64"
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{friendly}, Python -: works (3 conda packages, solved from the channels)"
+    assert lines[1] == "windows-x86_64, Python -: fails"
+    assert "no conda package 'tinylinux' for win-64" in lines[2]

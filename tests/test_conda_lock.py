@@ -240,3 +240,10 @@ def test_pixi_lock_is_pixi_lock_beside_pixi_toml_for_its_platforms(
         assert names == ["tinylib", "tinytool"]
     info = ensure_environment(resolve(project / "nb.py"))
     assert conda_meta(info.env_dir) == {"tinylib": "1.0", "tinytool": "2.0"}
+    # Check Portability reads the locked platforms from the lock.
+    friendly = {"linux-64": "linux-x86_64", "linux-aarch64": "linux-aarch64"}
+    proc = envlens("check", str(project / "nb.py"), "--platform", friendly[other], "--json")
+    assert proc.returncode == 0, proc.stderr
+    (verdict,) = json.loads(proc.stdout)
+    assert verdict["status"] == "works"
+    assert verdict["packages"] == {"tinylib": "1.0", "tinytool": "2.0"}

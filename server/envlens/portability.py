@@ -258,6 +258,10 @@ def check(
     from envlens.envs.uvbin import find_uv
 
     platforms = parse_platforms(targets)
+    if resolution.spec.backend == "conda" and resolution.spec.conda_packages:
+        from envlens.envs.conda_portability import check_conda  # rattler solves per platform
+
+        return check_conda(resolution, platforms, cancel=cancel)
     uv = find_uv(settings)
     versions = parse_pythons(pythons, resolution, uv, settings)
     if resolution.spec.backend not in ("uv",) or resolution.runtime != "python":
