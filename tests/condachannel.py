@@ -17,7 +17,6 @@ Packages (`make_channel`):
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -114,9 +113,11 @@ def index_channel(channel: Path, subdirs: tuple[str, ...]) -> None:
     """repodata.json for every subdir (rattler's indexer), and an empty one where none exist."""
     from rattler.index import index_fs
 
+    from envlens.envs.aio import run_coroutine  # also from tests whose event loop is running
+
     for sub in ("noarch", *subdirs):
         (channel / sub).mkdir(parents=True, exist_ok=True)
-    asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
+    run_coroutine(lambda: index_fs(channel, write_zst=False, write_shards=False, force=True))
 
 
 def tool_package(version: str) -> CondaPackage:
