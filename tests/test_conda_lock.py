@@ -247,3 +247,15 @@ def test_pixi_lock_is_pixi_lock_beside_pixi_toml_for_its_platforms(
     (verdict,) = json.loads(proc.stdout)
     assert verdict["status"] == "works"
     assert verdict["packages"] == {"tinylib": "1.0", "tinytool": "2.0"}
+
+
+def test_export_of_a_conda_declaration_names_the_conda_lock_instead(
+    offline_index: Path, project: Path
+) -> None:
+    (project / "environment.yml").write_text(ENV_YML)
+    (project / "nb.py").write_text("# %%\n1\n")
+    proc = envlens("export", str(project / "nb.py"), "--format", "requirements")
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if "error" in ln]
+    assert len(errors) == 1 and "environment.yml.lock" in errors[0], proc.stderr
+    assert not list(project.glob("*.txt"))

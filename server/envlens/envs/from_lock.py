@@ -36,6 +36,16 @@ def checked_lock(resolution: Resolution, settings: Settings | None = None) -> st
     """The file's lock text, when it exists, parses, and still belongs to the declaration."""
     from envlens.lock import require_fresh_lock
 
+    if resolution.spec.backend == "conda":  # exports are PyPI formats made from a uv lock
+        from envlens.envs.conda_lock import lock_where
+        from envlens.errors import BadInputError
+
+        raise BadInputError(
+            f"{resolution.path.name} declares conda packages; exports are made from uv locks",
+            path=resolution.path,
+            hint=f"Share the conda lock itself ({lock_where(resolution)[1]}, pixi's lock format)",
+        )
+
     return require_fresh_lock(resolution, settings)
 
 
