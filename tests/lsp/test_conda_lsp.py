@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsp_helpers import request, start_client
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from condachannel import make_channel
@@ -78,4 +78,14 @@ async def test_conda_notebook_kernel_starts_in_a_rattler_environment(
     assert result["status"] == "ok"
     assert result["outputs"][0]["text"] == f"{env}\ntinytool 2.0 in {env}\n\n"
     await request(client, "envlens/kernel/shutdown", {"sessionId": started["sessionId"]})
-    assert os.environ.get("ENVLENS_CACHE_DIR") != conda_env["ENVLENS_CACHE_DIR"]
+
+    # Lock Versions from the editor writes the conda lock into the notebook's metadata, and the
+    # notebook stays approved (envlens's own change).
+    locked = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="envlens.lock", arguments=[nb.as_uri()])
+    )
+    assert locked["ok"] and locked["lockPath"] == str(nb)
+    data = json.loads(nb.read_text())
+    assert "tinytool-2.0-0.tar.bz2" in data["metadata"]["conda.lock"]
+    state = await request(client, "envlens/trustState", {"uri": nb.as_uri()})
+    assert state["trusted"]
