@@ -290,3 +290,15 @@ def test_check_portability_solves_the_conda_packages_for_each_platform(
     assert lines[0] == f"{friendly}, Python -: works (3 conda packages, solved from the channels)"
     assert lines[1] == "windows-x86_64, Python -: fails"
     assert "no conda package 'tinylinux' for win-64" in lines[2]
+
+
+def test_invalid_conda_spec_names_its_line(offline_index: Path, project: Path) -> None:
+    from envlens.errors import DeclarationError
+
+    env_yml = project / "environment.yml"
+    env_yml.write_text("channels:\n  - ./channel\ndependencies:\n  - tinytool\n  - pan das\n")
+    (project / "nb.py").write_text("# %%\n1\n")
+    with pytest.raises(DeclarationError) as exc:
+        ensure_environment(resolve(project / "nb.py"))
+    assert exc.value.path == env_yml and exc.value.line == 5
+    assert "invalid conda package spec 'pan das'" in exc.value.message

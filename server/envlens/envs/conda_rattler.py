@@ -197,13 +197,25 @@ def _channel_in(text: str, resolution: Resolution) -> str:
     return (m.group(1) or m.group(2)) if m else ", ".join(channels_of(resolution))
 
 
+def _invalid_spec(specs: list[str]) -> str | None:
+    """The first spec rattler cannot parse (its error does not say which one)."""
+    from rattler import MatchSpec
+
+    for spec in specs:
+        try:
+            MatchSpec(spec, strict=True)  # as rattler.solve parses them
+        except Exception:
+            return spec
+    return None
+
+
 def solve_failure(exc: Exception, resolution: Resolution, subdir: str) -> EnvlensError:
     import rattler.exceptions as rx
 
     text = str(exc)
     channels = ", ".join(channels_of(resolution))
     if isinstance(exc, rx.InvalidMatchSpecError | rx.InvalidVersionSpecError):
-        bad = next((s for s in match_specs(resolution) if spec_name(s) in text), None)
+        bad = _invalid_spec(match_specs(resolution))
         where = locate(resolution, spec_name(bad) if bad else None)
         return DeclarationError(
             f"invalid conda package spec{f' {bad!r}' if bad else ''}: {_first_line(text)}",
