@@ -34,6 +34,13 @@ def env_python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def site_packages_dirs(env: Path) -> list[Path]:
+    """The environment's site-packages folders (one, in practice)."""
+    if os.name == "nt":
+        return [p for p in [env / "Lib" / "site-packages"] if p.is_dir()]
+    return sorted(p for p in (env / "lib").glob("python*/site-packages") if p.is_dir())
+
+
 def tools_dir() -> Path:
     """`ENVLENS_TOOLS_DIR`, else `<cache>/tools`: tools envlens acquires by itself (Deno)."""
     return Path(os.environ.get("ENVLENS_TOOLS_DIR") or cache_dir() / "tools")

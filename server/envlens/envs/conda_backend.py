@@ -19,10 +19,12 @@ import threading
 from pathlib import Path
 
 from envlens import paths
-from envlens.envs import conda_lock, conda_rattler, uv_backend
+from envlens.envs import conda_lock, conda_rattler
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, run
+from envlens.envs.uv import Uv
+from envlens.envs.uv_backend import KERNEL_PACKAGE
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -32,7 +34,7 @@ def build(
     resolution: Resolution,
     dest: Path,
     *,
-    uv: Path,
+    uv: Uv,
     settings: Settings,
     progress: Progress,
     cancel: threading.Event | None,
@@ -54,10 +56,10 @@ def build(
     else:
         where = locate(resolution, "requires-python")
         interpreter = find_interpreter(
-            spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
+            spec.requires_python, uv=uv.path, settings=settings, where=where.name, **where.kwargs()
         )
         progress(f"Creating Python {interpreter.short} environment (no conda Python declared)")
-        uv_backend.create_venv(uv, interpreter, dest, cancel=cancel, resolution=resolution)
+        uv.create_venv(interpreter.path, dest, resolution)
         base = str(interpreter.path)
     progress(f"Installing {len(records)} conda packages")
     conda_rattler.install(records, dest, resolution=resolution, progress=progress, cancel=cancel)
@@ -74,15 +76,7 @@ def build(
         if n
         else "Installing ipykernel with uv"
     )
-    uv_backend.pip_install(
-        uv,
-        python,
-        [*pip_reqs, uv_backend.KERNEL_PACKAGE],
-        spec=spec,
-        resolution=resolution,
-        cancel=cancel,
-        progress=progress,
-    )
+    uv.pip_install(python, [*pip_reqs, KERNEL_PACKAGE], resolution)
     result = run([python, "-c", "import platform; print(platform.python_version())"], cancel=cancel)
     if not result.ok:
         raise BuildError(

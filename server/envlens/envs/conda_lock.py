@@ -29,7 +29,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, parse_tag
 from packaging.utils import canonicalize_name
 
 from envlens.envs import conda_rattler
-from envlens.envs.runner import run, tool_env
+from envlens.envs.uv import Uv
 from envlens.errors import LockError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -244,46 +244,34 @@ def _artifact(package: dict[str, Any], supported: list[Tag]) -> str | None:
 
 
 def pin_pypi(
-    resolution: Resolution,
-    python: Path,
-    python_version: str,
-    *,
-    uv: Path,
-    cancel: threading.Event | None,
+    resolution: Resolution, python: Path, python_version: str, *, uv: Uv
 ) -> list[tuple[str, str, str]]:
-    """(name, version, artifact URL) of everything the PyPI requirements install into `python`.
-
-    uv resolves them (`uv pip compile --format pylock.toml`, through the tool runner, offline first
-    like every install), so the versions are the ones a build installs."""
-    from envlens.envs.uv_backend import index_args
-
+    """(name, version, artifact URL) of everything the PyPI requirements install into `python`:
+    uv resolves them (`uv pip compile --format pylock.toml`, offline first), so the versions are
+    the ones a build installs."""
     reqs = list(resolution.spec.requirements)
     if not reqs:
         return []
     with tempfile.TemporaryDirectory(prefix="envlens-conda-lock-") as tmp:
         infile = Path(tmp) / "requirements.in"
         infile.write_text("\n".join(reqs) + "\n", encoding="utf-8")
-        base: list[str | Path] = [
-            uv,
-            "pip",
-            "compile",
-            infile,
-            "--format",
-            "pylock.toml",
-            "--python",
-            python,
-            "--no-header",
-            "--quiet",
-            "--no-python-downloads",
-            *index_args(resolution.spec),
-        ]
-        result = run([*base, "--offline"], cwd=Path(tmp), env=tool_env(), cancel=cancel)
-        if not result.ok:
-            result = run(base, cwd=Path(tmp), env=tool_env(), cancel=cancel)
-        if not result.ok:
-            from envlens.envs.uv_backend import classify_failure
-
-            raise classify_failure(result, resolution)
+        result = uv.require(
+            [
+                "pip",
+                "compile",
+                infile,
+                "--format",
+                "pylock.toml",
+                "--python",
+                python,
+                "--no-header",
+                "--quiet",
+                "--no-python-downloads",
+            ],
+            resolution,
+            cwd=Path(tmp),
+            offline_first=True,
+        )
     supported = _supported_tags(python_version)
     out: list[tuple[str, str, str]] = []
     for package in toml_read.loads(result.stdout).get("packages", []):
@@ -329,7 +317,6 @@ def plan_lock(
     from rattler import LockChannel, LockFile, LockPlatform
 
     from envlens.envs.store import ensure_environment
-    from envlens.envs.uvbin import find_uv
     from envlens.lock import LockResult
 
     lock_path, where = lock_where(resolution)
@@ -357,9 +344,8 @@ def plan_lock(
             spec=dataclasses.replace(resolution.spec, lock_hash=None),
         )
         info = ensure_environment(unlocked, settings=settings, cancel=cancel)
-        pypi = pin_pypi(
-            resolution, info.python, info.python_version, uv=find_uv(settings), cancel=cancel
-        )
+        uv = Uv.find(settings, cancel=cancel)
+        pypi = pin_pypi(resolution, info.python, info.python_version, uv=uv)
     lock = LockFile([LockPlatform(s) for s in platforms])
     owned = lock.platforms()
     channel_urls = conda_rattler.channel_urls(conda_rattler.channels_of(resolution))

@@ -26,10 +26,11 @@ from filelock import FileLock, Timeout
 
 from envlens import __version__, paths
 from envlens.envs import conda_backend, uv_backend
+from envlens.envs.from_lock import builds_from_lock
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, check_cancel
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import Uv
 from envlens.errors import BadInputError, BuildError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -192,7 +193,9 @@ def ensure_environment(
     record = _reusable(final, key)
     if record is not None:  # the fast path: no lock, no subprocess
         return _info(final, key, record, reused=True, start=start)
-    uv = find_uv(settings)
+    uv = Uv.find(settings, cancel=cancel, progress=progress)
+    for name in resolution.declaration.ignored:
+        progress(f"Note: {name} is not a setting uv or nteract define; it is ignored")
     paths.envs_dir().mkdir(parents=True, exist_ok=True)
     with key_lock(key, cancel=cancel, progress=progress):
         record = _reusable(final, key)  # built by whoever held the lock before us
@@ -214,7 +217,11 @@ def ensure_environment(
         else:
             where = locate(resolution, "requires-python")
             interpreter = find_interpreter(
-                spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
+                spec.requires_python,
+                uv=uv.path,
+                settings=settings,
+                where=where.name,
+                **where.kwargs(),
             )
             python_version, base_python = str(interpreter.version), str(interpreter.path)
             build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
@@ -225,7 +232,7 @@ def ensure_environment(
                     uv=uv,
                     interpreter=interpreter,
                     progress=progress,
-                    cancel=cancel,
+                    locked=builds_from_lock(resolution, settings),
                 )
                 check_cancel(cancel)
                 os.rename(build_dir, final)

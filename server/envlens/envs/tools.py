@@ -19,7 +19,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from envlens import paths
-from envlens.envs.runner import Progress, run, tool_env
+from envlens.envs.runner import Progress, run
 from envlens.errors import EnvlensError, ToolUnavailableError
 from envlens.settings import Settings
 
@@ -53,8 +53,7 @@ def acquire_deno(
     version: str = DENO_VERSION,
 ) -> Path:
     """Deno's binary in envlens's tool folder, downloaded from PyPI if needed (ask first)."""
-    from envlens.envs.uv_backend import _cause  # uv's explanation on one line
-    from envlens.envs.uvbin import find_uv
+    from envlens.envs.uv import Uv, cause
 
     say = progress or _noop
     found = acquired_deno(version)
@@ -67,7 +66,7 @@ def acquire_deno(
         if found is not None:
             return found
         try:
-            uv = find_uv(settings)
+            uv = Uv.find(settings, cancel=cancel, progress=say)
         except EnvlensError as exc:
             raise ToolUnavailableError(
                 f"Deno cannot be downloaded: {exc.message}", hint=exc.hint
@@ -75,27 +74,28 @@ def acquire_deno(
         build = root / f".deno-{version}-{uuid.uuid4().hex[:8]}"
         try:
             say(f"Downloading Deno {version} from PyPI ({DENO_DOWNLOAD})")
-            base: list[str | Path] = [
-                uv,
-                "pip",
-                "install",
-                "--target",
-                build,
-                "--python",
-                sys.executable,  # only for the platform tags: the wheel is a binary
-                "--no-python-downloads",
-                f"deno=={version}",
-            ]
-            result = run([*base, "--offline"], cwd=root, env=tool_env(), cancel=cancel)
-            if not result.ok:
-                result = run(base, cwd=root, env=tool_env(), cancel=cancel)
+            result = uv.call(
+                [
+                    "pip",
+                    "install",
+                    "--target",
+                    build,
+                    "--python",
+                    sys.executable,  # only for the platform tags: the wheel is a binary
+                    "--no-python-downloads",
+                    f"deno=={version}",
+                ],
+                cwd=root,
+                offline_first=True,  # uv's cache often has it
+                downloading=f"Deno {version} is not in uv's cache; downloading it",
+            )
             if not result.ok:
                 raise ToolUnavailableError(
                     f"Deno {version} could not be downloaded from PyPI: "
-                    f"{_cause(result.stderr) or 'uv failed'}",
+                    f"{cause(result.stderr) or 'uv failed'}",
                     hint="Check the network (or the index uv uses), or install Deno yourself and "
                     "put `deno` on PATH (or set ENVLENS_DENO to its path)",
-                    log=result.log(),
+                    log=uv.log(),
                 )
             say(f"Checking Deno {version}")
             exe = next(
