@@ -10,7 +10,7 @@ import time
 import pytest
 
 from envlens.envs.aio import run_coroutine
-from envlens.envs.runner import BuildCancelledError
+from envlens.errors import BuildCancelledError
 
 
 async def answer(delay: float = 0.0) -> int:

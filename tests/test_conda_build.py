@@ -20,10 +20,10 @@ import pytest
 
 from condachannel import index_channel, make_channel, tool_package, write_package
 from envlens import paths
-from envlens.envs import ensure_environment
+from envlens.environment import ensure_environment
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.inventory import installed
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 from envlens.errors import ChannelUnreachableError, CondaPackageNotFoundError
 from envlens.resolve import resolve
 

@@ -18,11 +18,11 @@ import pytest
 
 from condachannel import index_channel, make_channel, tool_package, write_package
 from envlens import trust
-from envlens.envs import ensure_environment
+from envlens.environment import ensure_environment
 from envlens.envs.conda_lock import drift, parse
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.inventory import installed
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 from envlens.errors import LockError
 from envlens.resolve import resolve
 from envlens.slurm import check_locked

@@ -17,7 +17,7 @@ from pytest_lsp import LanguageClient
 
 from condachannel import make_channel
 from envlens.envs.interpreters import find_interpreter
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 
 pytestmark = pytest.mark.slow
 module_loop = pytest.mark.asyncio(loop_scope="module")

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from envlens.envs.runner import BuildCancelledError
+from envlens.errors import BuildCancelledError
 
 T = TypeVar("T")
 

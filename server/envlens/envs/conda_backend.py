@@ -9,8 +9,8 @@
 3. The PyPI part (environment.yml `pip:`, pixi `[pypi-dependencies]`) and ipykernel go in with uv,
    into that prefix.
 
-Declarations without conda packages (only `python` and `pip:`) never get here: the store builds
-them with uv like any other declaration.
+Declarations without conda packages (only `python` and `pip:`) and no conda lock are built by the
+uv backend like any other declaration.
 """
 
 from __future__ import annotations
@@ -20,14 +20,56 @@ from pathlib import Path
 
 from envlens import paths
 from envlens.envs import conda_lock, conda_rattler
+from envlens.envs.backend import BuildContext
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, run
+from envlens.envs.record import EnvInfo, clean_stale, ready_record, remove_tree
+from envlens.envs.runner import Progress, check_cancel, run
 from envlens.envs.uv import Uv
-from envlens.envs.uv_backend import KERNEL_PACKAGE
+from envlens.envs.uv_backend import KERNEL_PACKAGE, UvBackend, finish
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
+
+
+class CondaBackend:
+    """Conda declarations. Conda packages hard-code their prefix, so a conda environment is built
+    in place (never renamed); without `ready` the folder is still never used, and a failed build
+    removes it."""
+
+    def __init__(self, uv_backend: UvBackend) -> None:
+        self.uv_backend = uv_backend
+
+    def folder(self, resolution: Resolution) -> Path:
+        return paths.env_dir(resolution.key)
+
+    def lock_name(self, resolution: Resolution) -> str:
+        return resolution.key
+
+    def reuse(self, resolution: Resolution, start: float) -> EnvInfo | None:
+        return self.uv_backend.reuse(resolution, start)
+
+    def build(self, resolution: Resolution, ctx: BuildContext) -> EnvInfo:
+        if not resolution.spec.conda_packages and not ctx.from_lock:
+            return self.uv_backend.build(resolution, ctx)
+        final = self.folder(resolution)
+        clean_stale(resolution.key, final)
+        check_cancel(ctx.cancel)
+        try:
+            python_version, base_python = build(
+                resolution,
+                final,
+                uv=ctx.uv,
+                settings=ctx.settings,
+                progress=ctx.progress,
+                cancel=ctx.cancel,
+                from_lock=ctx.from_lock,
+            )
+        except BaseException:
+            remove_tree(final)
+            raise
+        record = ready_record(resolution, python_version=python_version, base_python=base_python)
+        return finish(final, resolution, record, ctx)
 
 
 def build(
@@ -38,10 +80,11 @@ def build(
     settings: Settings,
     progress: Progress,
     cancel: threading.Event | None,
+    from_lock: bool = False,
 ) -> tuple[str, str]:
     """Create the conda environment at `dest`; returns (Python version, where Python came from)."""
     spec = resolution.spec
-    locked = conda_lock.locked_install(resolution)
+    locked = conda_lock.locked_install(resolution) if from_lock else None
     if locked is not None:
         records, pip_reqs = locked.records, locked.pypi_requirements
         progress(f"Installing {len(records)} conda packages exactly as locked")

@@ -40,7 +40,7 @@ from envlens.sources.notebook import parse_notebook
 if TYPE_CHECKING:
     from rattler import LockFile, LockPlatform, RepoDataRecord
 
-    from envlens.lock import LockResult
+    from envlens.locking.versions import LockResult
 
 ENVIRONMENT = "default"
 State = Literal["none", "fresh", "stale"]
@@ -316,8 +316,8 @@ def plan_lock(
     nothing of the user's is written (`lock.write_lock` does that)."""
     from rattler import LockChannel, LockFile, LockPlatform
 
-    from envlens.envs.store import ensure_environment
-    from envlens.lock import LockResult
+    from envlens.environment import ensure_environment
+    from envlens.locking.versions import LockResult
 
     lock_path, where = lock_where(resolution)
     old_lock: LockFile | None = None

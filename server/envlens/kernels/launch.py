@@ -74,7 +74,7 @@ def kernel_target(
             transport="tcp",
             late_output_grace=LATE_OUTPUT_GRACE,
         )
-    from envlens.envs.store import ensure_environment
+    from envlens.environment import ensure_environment
 
     info = ensure_environment(resolution, settings=settings, progress=progress, cancel=cancel)
     return KernelTarget(
