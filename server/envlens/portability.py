@@ -285,6 +285,10 @@ def check(
     import tempfile
 
     platforms = parse_platforms(targets)
+    if resolution.spec.backend == "conda" and resolution.spec.conda_packages:
+        from envlens.envs.conda_portability import check_conda  # rattler solves per platform
+
+        return check_conda(resolution, platforms, cancel=cancel)
     uv = Uv.find(settings, cancel=cancel)
     versions = parse_pythons(pythons, resolution, uv.path, settings)
     if resolution.spec.backend not in ("uv",) or resolution.runtime != "python":

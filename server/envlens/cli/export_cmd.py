@@ -48,10 +48,12 @@ def export_cmd(args: argparse.Namespace) -> int:
     from envlens.export import default_output, export
     from envlens.fileio import atomic_write_text
     from envlens.locking.drift import require_fresh_lock
+    from envlens.locking.export import check_exportable
     from envlens.resolve import resolve
 
     settings = Settings.from_env()
     resolution = resolve(args.path, settings=settings)
+    check_exportable(resolution)  # a conda declaration: its own lock is what to share
     # Exporting asks uv to read the lock, and the Apptainer export locks ipykernel in: uv may run a
     # source's build backend, so the declaration must be approved first.
     if resolution.lock_text is None:

@@ -57,6 +57,8 @@ def run_install(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     res = resolve(path, settings=settings)
     trust.require_trusted(res, override=trust.batch_override(args.trust))  # exit 3 unless approved
+    if res.runtime == "deno":  # what a Deno notebook needs is Deno: acquired here, on request
+        return _install_deno(res.path, settings, args.json)
     info = ensure_environment(res, settings=settings, progress=_progress)
     count = len(installed(info.env_dir))
     if args.json:
@@ -64,6 +66,19 @@ def run_install(args: argparse.Namespace) -> int:
         return 0
     state = "already built" if info.reused else f"built in {info.seconds:.1f} s"
     print(f"{info.env_dir}: Python {info.python_version}, {count} packages ({state})")
+    return 0
+
+
+def _install_deno(path: Path, settings: Settings, as_json: bool) -> int:
+    from envlens.envs.tools import acquire_deno
+    from envlens.kernels.deno import deno_config, find_deno
+
+    deno = find_deno() or acquire_deno(settings=settings, progress=_progress)
+    config = deno_config(path)
+    if as_json:
+        print(json.dumps({"deno": str(deno), "config": str(config) if config else None}, indent=2))
+        return 0
+    print(f"{deno}: Deno for {path.name}" + (f" (config {config})" if config else ""))
     return 0
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from envlens.kernels.deno import deno_kernel_argv
+from envlens.kernels.deno import LATE_OUTPUT_GRACE, deno_kernel_argv
 from envlens.kernels.session import KernelSession, python_kernel_argv, python_kernel_env
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -28,6 +28,8 @@ class KernelTarget:
     python_version: str | None  # "3.12.1" for Python kernels
     env_dir: Path | None
     requirements: tuple[str, ...]
+    transport: Literal["auto", "tcp"] = "auto"  # Deno's kernel takes TCP only
+    late_output_grace: float = 0.0  # Deno sends a cell's last outputs after its idle status
 
     @property
     def label(self) -> str:
@@ -42,7 +44,14 @@ class KernelTarget:
 
     def session(self, path: Path) -> KernelSession:
         """A session whose working folder is the file's own folder, as Jupyter does."""
-        return KernelSession(self.argv, cwd=path.parent, label=str(path), env=self.env)
+        return KernelSession(
+            self.argv,
+            cwd=path.parent,
+            label=str(path),
+            env=self.env,
+            transport=self.transport,
+            late_output_grace=self.late_output_grace,
+        )
 
 
 def kernel_target(
@@ -62,6 +71,8 @@ def kernel_target(
             python_version=None,
             env_dir=None,
             requirements=(),
+            transport="tcp",
+            late_output_grace=LATE_OUTPUT_GRACE,
         )
     from envlens.environment import ensure_environment
 

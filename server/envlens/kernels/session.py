@@ -222,8 +222,11 @@ class KernelSession:
         label: str,
         env: dict[str, str] | None = None,
         transport: Literal["auto", "ipc", "tcp"] = "auto",
+        late_output_grace: float = 0.0,
     ) -> None:
         self.argv = list(argv)
+        # Kernels that send outputs after their idle status (Deno): wait this long for quiet.
+        self.late_output_grace = late_output_grace
         self.cwd = Path(cwd)
         self.label = label
         self.extra_env = dict(env or {})
@@ -482,6 +485,8 @@ class KernelSession:
                     hint="Restart the kernel, or raise --timeout",
                     log=self.log_tail(),
                 )
+        if self.late_output_grace > 0:
+            await self._late_outputs(client, poller, msg_id, collector)
         status: Status = reply.get("status", "error")
         if status not in ("ok", "error", "aborted"):
             status = "error"
@@ -499,6 +504,24 @@ class KernelSession:
             error=error,
             timed_out=interrupted_at is not None,
         )
+
+    async def _late_outputs(
+        self,
+        client: AsyncKernelClient,
+        poller: zmq.asyncio.Poller,
+        msg_id: str,
+        collector: OutputCollector,
+    ) -> None:
+        """Outputs of `msg_id` that arrive after its idle status, until iopub is quiet for
+        `late_output_grace` seconds (at most 5 s in all)."""
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            events = dict(await poller.poll(int(self.late_output_grace * 1000)))
+            if client.iopub_channel.socket not in events:
+                return
+            msg = await client.iopub_channel.get_msg(timeout=0)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] != "status":
+                collector.handle(msg)
 
     def _while_running(self) -> str:
         return (

@@ -314,6 +314,12 @@ def plan_lock(
     old_text = text if text is not None else read_text(path)
     nb: Notebook | None = parse_notebook(old_text, path) if path.suffix == ".ipynb" else None
     resolution = resolve(path, text=None if nb else old_text, notebook=nb, settings=settings)
+    if resolution.spec.backend == "conda" and resolution.runtime == "python":
+        from envlens.envs import conda_lock  # rattler's lock format, beside the file or inside
+
+        return conda_lock.plan_lock(
+            resolution, old_text, upgrade=upgrade, settings=settings, cancel=cancel, start=start
+        )
     _check_lockable(resolution)
     lock_path, where = lock_location(resolution)
     old_lock = resolution.lock_text

@@ -403,7 +403,8 @@ def register(server: EnvlensServer) -> None:
                     cancel=op.cancel,
                     progress=lambda m: progress.report(ls, op, m),
                 )
-                if not snap.is_notebook and result.lock_changed:
+                # A lock in its own file (a script's, or a project file's conda lock) is written here.
+                if (not snap.is_notebook or result.path != path) and result.lock_changed:
                     await asyncio.to_thread(
                         module.write_lock,
                         dataclasses.replace(result, file_changed=False),

@@ -22,6 +22,7 @@ from envlens.sources.notebook import (
     new_code_cell,
     set_cell_source,
 )
+from envlens.sources.project import channel_spec
 
 METADATA_KEYS: tuple[tuple[str, ...], ...] = (
     ("runt", "uv"),
@@ -120,7 +121,8 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
             kind="notebook-conda",
             path=nb.path,
             conda_packages=deps,
-            channels=channels,
+            # A local channel folder is relative to the notebook's own folder.
+            channels=tuple(channel_spec(c, nb.path.parent) for c in channels),
             requires_python=f"=={python}.*" if isinstance(python, str) and python else None,
             metadata_key=".".join(keys),
         )
