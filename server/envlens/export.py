@@ -15,6 +15,7 @@ from typing import Literal
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from envlens import surface
 from envlens.envs.uv import Uv, declaration_script, find_uv, script_workspace
 from envlens.envs.uv import version as uv_version
 from envlens.errors import LockError
@@ -83,7 +84,9 @@ def kernel_requirements(resolution: Resolution, settings: Settings | None = None
             raise LockError(
                 f"ipykernel cannot be added without changing locked versions of {', '.join(moved)}",
                 path=resolution.path,
-                hint=f"Add ipykernel to the declaration and run `envlens lock {resolution.path.name}` again",
+                hint="Add ipykernel to the declaration and "
+                + surface.action("lock", resolution.path)
+                + " again",
             )
         return uv.export_script(ws.script, resolution, fmt="requirements.txt")
 

@@ -19,6 +19,7 @@ from envlens.errors import EnvlensError
 COMMAND_MODULES = (
     "envlens.cli.resolve_cmd",
     "envlens.cli.edit_cmd",
+    "envlens.cli.declare_cmd",
     "envlens.cli.install_cmd",
     "envlens.cli.run_cmd",
     "envlens.cli.serve_cmd",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
+from envlens.cli.prompt import check_names
 from envlens.edit import apply_edit, plan_edit
 from envlens.errors import BadInputError
 from envlens.requirements import validate_requires_python
@@ -24,6 +25,12 @@ def register(sub: Any) -> None:
         metavar="VERSION",
         help="set requires-python: 3.12 means '>=3.12' (as `uv init --script --python` writes it); "
         "a specifier such as '>=3.11,<3.13' is written as given",
+    )
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="add look-alike or unknown names as written without asking (they stay unapproved)",
     )
     p.set_defaults(func=add)
     r = sub.add_parser("remove", help="remove dependencies from the declaration")
@@ -41,16 +48,31 @@ def add(args: argparse.Namespace) -> int:
             f"(`envlens add {args.path.name} --python 3.12`)",
         )
     requires_python = python_specifier(args.python) if args.python is not None else None
-    before = trust.trust_state(
-        resolve(args.path), with_flags=False
-    )  # before the edit: a bad key stops it here
-    edit = plan_edit(args.path, add=args.requirements, requires_python=requires_python)
+    # Before the edit: a bad key stops it here.
+    before = trust.trust_state(resolve(args.path), with_flags=False)
+    plan_edit(args.path, add=args.requirements)  # bad requirements fail here, before any question
+    checked = check_names(list(args.requirements), str(args.path), yes=args.yes)
+    if checked.cancelled:
+        print("Nothing was changed.", file=sys.stderr)
+        return 1
+    edit = plan_edit(args.path, add=checked.requirements, requires_python=requires_python)
     changed = apply_edit(edit)
-    trust.resign_if_trusted(before, args.path)  # envlens's own edit keeps a trusted file trusted
+    # envlens's own edit keeps a trusted file trusted, except for a questioned name.
+    kept = trust.resign_if_trusted(before, args.path, confirmed=checked.confirmed)
     what = ", ".join(
-        [*args.requirements, *([f"requires-python {requires_python}"] if requires_python else [])]
+        [
+            *checked.requirements,
+            *([f"requires-python {requires_python}"] if requires_python else []),
+        ]
     )
     print(f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})", file=sys.stderr)
+    if before.trusted and not kept:
+        names = ", ".join(f.package for f in checked.held_back) or "the new names"
+        print(
+            f"Not approved: {names} needs a look first; `envlens trust {args.path}` shows it "
+            "before anything is installed.",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from envlens import paths
+from envlens import paths, surface
 from envlens.envs import conda_lock, conda_rattler
 from envlens.envs.backend import BuildContext
 from envlens.envs.interpreters import find_interpreter
@@ -124,7 +124,7 @@ def build(
     if not result.ok:
         raise BuildError(
             f"the environment's Python does not run: {result.stderr.strip() or 'no message'}",
-            hint="Show Logs has the details",
+            hint=surface.sentence(surface.action("full-log")),
             log=result.log(),
             **locate(resolution, None).kwargs(),
         )

@@ -21,6 +21,7 @@ from envlens.errors import BadInputError, CellExecutionError, EnvlensError
 from envlens.fileio import read_text
 from envlens.kernels.cells import script_to_notebook, split_cells
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
+from envlens.kernels.runchecks import check_cell, missing_module_hint, refusal
 from envlens.kernels.session import KernelSession
 from envlens.resolve import resolve
 from envlens.settings import Settings
@@ -210,7 +211,7 @@ def run_file(
         cells_total=len(planned),
     )
     try:
-        asyncio.run(_execute(nb, planned, target, path, report, timeout, say))
+        asyncio.run(_execute(nb, planned, target, path, report, timeout, say, res))
     except BaseException:
         if report.cells_run:  # the kernel died or the run was stopped: keep what ran
             nb.save(out)
@@ -228,17 +229,38 @@ async def _execute(
     report: RunReport,
     timeout: float | None,
     say: Callable[[str], None],
+    res: Any = None,
 ) -> None:
     session: KernelSession = target.session(path)
     executed: set[int] = set()
+    declared = list(res.declaration.requirements) if res is not None else []
+    versions = _versions(target)
     try:
         say("starting the kernel")
         await session.start()
         for n, cell in enumerate(planned, start=1):
             say(f"cell {cell.number} ({n}/{len(planned)}): {cell.first_line[:60]}")
-            result = await session.execute(cell.source, cell=cell.number, timeout=timeout)
+            # Install lines: satisfied by the declaration (skipped, said), or the run stops here.
+            checked = check_cell(
+                cell.source, declared, versions, script=cell.script_line is not None
+            )
+            if checked.refused:
+                message, hint = refusal(path, cell.source, checked.refused)
+                report.error = _failure(path, cell, "UndeclaredInstall", message, hint=hint)
+                text = f"envlens: not run: {message}. {hint}.\n"
+                nb.cells[cell.index]["outputs"] = [
+                    {"name": "stderr", "output_type": "stream", "text": text}
+                ]
+                executed.add(cell.index)
+                break
+            for note in checked.notes:
+                say(note)
+            result = await session.execute(checked.source, cell=cell.number, timeout=timeout)
             nb_cell = nb.cells[cell.index]
-            nb_cell["outputs"] = result.outputs
+            notes = [
+                {"name": "stdout", "output_type": "stream", "text": f"{x}\n"} for x in checked.notes
+            ]
+            nb_cell["outputs"] = notes + result.outputs
             nb_cell["execution_count"] = result.execution_count
             metadata = nb_cell.setdefault("metadata", {})
             metadata.setdefault("envlens", {})["env"] = target.key
@@ -259,17 +281,28 @@ async def _execute(
                     continue
                 err = result.error or {"ename": "Error", "evalue": "", "traceback": []}
                 report.traceback = [str(t) for t in err.get("traceback", [])]
+                hint = f"The traceback is in {report.output}"
+                if err["ename"] == "ModuleNotFoundError":
+                    hint = missing_module_hint(path, str(err["evalue"])) or hint
                 report.error = _failure(
-                    path,
-                    cell,
-                    str(err["ename"]),
-                    str(err["evalue"]),
-                    hint=f"The traceback is in {report.output}",
+                    path, cell, str(err["ename"]), str(err["evalue"]), hint=hint
                 )
                 break
     finally:
         _clear_unexecuted(nb, executed)
         await session.shutdown()
+
+
+def _versions(target: KernelTarget) -> dict[str, str] | None:
+    """What the run's environment holds (name -> version), to tell a satisfied install line."""
+    if target.env_dir is None:
+        return None
+    from envlens.envs.inventory import installed
+
+    try:
+        return {d.name: d.version for d in installed(target.env_dir)}
+    except OSError:
+        return None
 
 
 def _failure(
@@ -279,6 +312,8 @@ def _failure(
     where = f"line {cell.script_line}: " if cell.script_line else ""
     what = f"{ename}: {evalue}" if ename != "Timeout" else evalue
     message = f"{where}`{cell.first_line[:80]}` failed: {what}"
+    if ename == "UndeclaredInstall":
+        message = f"{where}{evalue}"  # it names the line; the cell did not run
     return CellExecutionError(
         message, cell=cell.number, ename=ename, evalue=evalue, path=path, hint=hint
     )

@@ -34,9 +34,10 @@ from envlens.lsp.edits import notebook_change, text_change
 from envlens.lsp.server import EnvlensServer
 from envlens.lsp.trust import approve_json
 from envlens.pipinstall import plan_move_notebook, plan_move_script
+from envlens.requirements import requirement_name
 from envlens.resolve import Resolution, resolve
 from envlens.sources.notebook import parse_notebook
-from envlens.trust import require_trusted
+from envlens.trust import questions, require_trusted
 
 log = logging.getLogger("envlens.lsp")
 
@@ -452,7 +453,20 @@ def register(server: EnvlensServer) -> None:
         reqs = string_list(args[1] if len(args) > 1 else None, "the requirements")
         snap, _ = current(ls, key, path)
         _, changed = await edit_declaration(ls, key, path, snap, add=reqs)
-        return {"ok": True, "changed": changed, "added": reqs}
+        # A look-alike or a name not on PyPI is added but not approved along: say so now.
+        asked = questions([requirement_name(r) for r in reqs])
+        for f in asked:
+            ls.show(
+                f"{f.package}: {f.detail}. Added to {path.name} but not approved: envlens asks "
+                "before installing it",
+                types.MessageType.Warning,
+            )
+        return {
+            "ok": True,
+            "changed": changed,
+            "added": reqs,
+            "questioned": [f.to_json() for f in asked],
+        }
 
     @server.command(P.CMD_REMOVE)
     @envlens_command
