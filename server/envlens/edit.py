@@ -18,9 +18,10 @@ from envlens.fileio import atomic_write_text, read_text
 from envlens.requirements import parse_requirement, requirement_name
 from envlens.resolve import declaration_for
 from envlens.settings import Settings
-from envlens.sources import pep723
-from envlens.sources.notebook import Notebook, parse_notebook
-from envlens.sources.notebook_decl import edit_notebook_declaration
+from envlens.sources import pep723, toml_read
+from envlens.sources.notebook import Notebook, cell_source, nested, parse_notebook, prune_metadata
+from envlens.sources.notebook_decl import edit_notebook_declaration, read_notebook_declaration
+from envlens.trust import remove_signature
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,39 @@ def _edit_pyproject(
     if requires_python:
         project["requires-python"] = requires_python
     return PlannedEdit(path, old, tomlkit.dumps(doc))
+
+
+def _only_empty_dependencies(toml_text: str) -> bool:
+    try:
+        return toml_read.loads(toml_text) == {"dependencies": []}
+    except tomlkit.exceptions.ParseError:
+        return False
+
+
+def _drop_emptied_declaration(nb: Notebook) -> None:
+    """Removing the last dependency removes what adding the first one made, so add-then-remove
+    gives the original bytes back: a cell holding nothing but `dependencies = []`, a
+    `metadata.uv` holding nothing but an empty list, and then the signature that only covered it."""
+    decl = read_notebook_declaration(nb)
+    if decl is None or decl.requirements:
+        return
+    if decl.kind == "pep723" and decl.cell is not None:
+        cell = nb.cells[decl.cell]
+        source = cell_source(cell)
+        block = pep723.find_script_block(source, nb.path)
+        if (
+            block is not None
+            and _only_empty_dependencies(block.toml)
+            and not (source[: block.start_offset] + source[block.end_offset :]).strip()
+            and not cell.get("outputs")
+        ):
+            del nb.cells[decl.cell]
+    elif decl.kind == "notebook-uv" and decl.metadata_key:
+        keys = decl.metadata_key.split(".")
+        if nested(nb.metadata, *keys) == {"dependencies": []}:
+            prune_metadata(nb.metadata, keys)
+    if read_notebook_declaration(nb) is None:
+        remove_signature(nb)
 
 
 def plan_edit(
@@ -101,6 +135,8 @@ def plan_edit(
             replace=replace,
             new_place=settings.new_notebook_declaration,
         )
+        if remove and decl.inline and decl.requirements:
+            _drop_emptied_declaration(nb2)
         return PlannedEdit(path, old, nb2.dumps())
     new = pep723.edit_script_text(
         old, path, add=add, remove=remove, requires_python=requires_python, replace=replace

@@ -5,6 +5,9 @@ complete, and only then gets its `ready` record (written atomically, last). A fo
 is never used: the next build for that key removes it (and any leftover `.build-<key>-*` of a killed
 build) first. A file lock per key (`.locks/<key>.lock`, fcntl, released by the kernel if the holder
 dies) makes concurrent requests, from threads or processes, build once; the others wait and reuse.
+A lock file lives as long as its environment: a failed build and `remove_environment` delete it.
+A failed build leaves its error in `.failed/<key>.json`, so those who waited for that build get the
+same error at once instead of building it again each in turn (a later request builds again).
 """
 
 from __future__ import annotations
@@ -17,24 +20,31 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from envlens import __version__, paths
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+from envlens import __version__, errors, paths
 from envlens.envs import conda_backend, uv_backend
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, check_cancel
+from envlens.envs.runner import BuildCancelledError, Progress, check_cancel
 from envlens.envs.uvbin import find_uv
-from envlens.errors import BadInputError, BuildError
+from envlens.errors import BadInputError, BuildError, EnvlensError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
 _KEY = re.compile(r"[0-9a-f]{6,64}")
+# How long a failed build's error answers those who were waiting for that build (not later asks).
+FAILURE_MEMO_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -109,26 +119,106 @@ def lock_path(name: str) -> Path:
     return paths.envs_dir() / ".locks" / f"{name}.lock"
 
 
+class KeyLock:
+    """The held lock of one key; `discard()` removes its file when the lock is released.
+
+    Removing a lock file is safe because every acquirer checks, once it holds the lock, that the
+    path still names the file it locked; one that locked a removed file lets go and tries again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._discard = False
+
+    def discard(self) -> None:
+        self._discard = True
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _lock_fd(path: Path, cancel: threading.Event | None, on_wait: Callable[[], None]) -> int:
+    """flock(2) `path` exclusively, waiting cancellably; returns the descriptor that holds it."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    on_wait()
+                    check_cancel(cancel)
+                    time.sleep(0.05)
+            if _same_file(path, fd):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder we waited for removed the file: lock the current one
+
+
 @contextlib.contextmanager
-def key_lock(name: str, *, cancel: threading.Event | None, progress: Progress) -> Iterator[None]:
+def key_lock(name: str, *, cancel: threading.Event | None, progress: Progress) -> Iterator[KeyLock]:
     """Hold the per-key lock; wait (cancellably) while another thread or process holds it."""
     path = lock_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
+    held = KeyLock(path)
     told = False
-    while True:
+
+    def on_wait() -> None:
+        nonlocal told
+        if not told:
+            progress("Waiting for another build of this environment to finish")
+            told = True
+
+    if fcntl is None:  # no flock (Windows): filelock, and its files stay
+        lock = FileLock(str(path))
+        while True:
+            try:
+                lock.acquire(timeout=0.2)
+                break
+            except Timeout:
+                on_wait()
+                check_cancel(cancel)
         try:
-            lock.acquire(timeout=0.2)
-            break
-        except Timeout:
-            if not told:
-                progress("Waiting for another build of this environment to finish")
-                told = True
-            check_cancel(cancel)
+            yield held
+        finally:
+            lock.release()
+        return
+    fd = _lock_fd(path, cancel, on_wait)
     try:
-        yield
+        yield held
     finally:
-        lock.release()
+        if held._discard:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # before unlocking: a waiter then sees it locked a removed file
+        os.close(fd)
+
+
+def _sweep_lock_files() -> None:
+    """Remove the lock files of keys without an environment that nobody holds (left by versions
+    of envlens that kept them, or by a process killed while building)."""
+    if fcntl is None:
+        return
+    for path in (paths.envs_dir() / ".locks").glob("*.lock"):
+        name = path.name[: -len(".lock")]
+        if not _KEY.fullmatch(name) or paths.env_dir(name).exists():
+            continue  # project-<key> locks and those of built environments stay
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _same_file(path, fd) and not paths.env_dir(name).exists():
+                    os.unlink(path)
+            finally:
+                os.close(fd)
 
 
 def _remove_tree(path: Path) -> None:
@@ -160,6 +250,113 @@ def _clean_stale(key: str, final: Path) -> None:
     _empty_trash()
     if final.exists() and read_ready(final) is None:
         _remove_tree(final)
+
+
+def _failure_path(key: str) -> Path:
+    return paths.envs_dir() / ".failed" / f"{key}.json"
+
+
+def _remember_failure(key: str, exc: EnvlensError) -> None:
+    """Keep a failed build's error, so those waiting for this key get it instead of a rebuild."""
+    attrs = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in vars(exc).items()
+        if isinstance(v, (str, int, float, bool, list, Path, type(None)))
+    }
+    record = {"time": time.time(), "type": type(exc).__name__, "attrs": attrs}
+    target = _failure_path(key)
+    with contextlib.suppress(OSError, TypeError, ValueError):  # a memo only saves time
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, target)
+
+
+def _recent_failure(key: str, *, since: float) -> EnvlensError | None:
+    """The error of a build of `key` that failed after `since` (while we waited), if any."""
+    try:
+        record = json.loads(_failure_path(key).read_text(encoding="utf-8"))
+        when = float(record["time"])
+        cls = getattr(errors, str(record["type"]), None)
+        attrs = dict(record["attrs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (since <= when and time.time() - when < FAILURE_MEMO_SECONDS):
+        return None
+    if not (isinstance(cls, type) and issubclass(cls, EnvlensError)):
+        cls = BuildError
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, attrs.get("message", "the build failed"))
+    exc.__dict__.update(attrs)
+    exc.path = Path(attrs["path"]) if isinstance(attrs.get("path"), str) else None
+    return exc
+
+
+def _forget_failure(key: str) -> None:
+    with contextlib.suppress(OSError):
+        _failure_path(key).unlink()
+
+
+def _build_locked(
+    resolution: Resolution,
+    key: str,
+    final: Path,
+    uv: Path,
+    settings: Settings,
+    progress: Progress,
+    cancel: threading.Event | None,
+) -> dict[str, Any]:
+    """Build `final` (the caller holds the key's lock and found nothing reusable); its record."""
+    spec = resolution.spec
+    _clean_stale(key, final)
+    check_cancel(cancel)
+    conda = spec.backend == "conda" and bool(spec.conda_packages)
+    if conda:
+        # Conda environments hard-code their prefix, so they are built in place (never renamed);
+        # without `ready` the folder is still never used. Conda brings its own Python.
+        try:
+            python_version, base_python = conda_backend.build(
+                resolution, final, uv=uv, progress=progress, cancel=cancel
+            )
+        except BaseException:
+            _remove_tree(final)
+            raise
+    else:
+        where = locate(resolution, "requires-python")
+        interpreter = find_interpreter(
+            spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
+        )
+        python_version, base_python = str(interpreter.version), str(interpreter.path)
+        build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
+        try:
+            uv_backend.build(
+                resolution,
+                build_dir,
+                uv=uv,
+                interpreter=interpreter,
+                progress=progress,
+                cancel=cancel,
+            )
+            check_cancel(cancel)
+            os.rename(build_dir, final)
+        except BaseException:
+            _remove_tree(build_dir)
+            raise
+    try:
+        record = {
+            "key": key,
+            "spec": json.loads(spec.canonical_json()),
+            "python_version": python_version,
+            "base_python": base_python,
+            "created": time.time(),
+            "envlens": __version__,
+            "declared_in": str(resolution.declaration.path or resolution.path),
+        }
+        _write_ready(final, record)  # last: from here on the environment is used
+    except BaseException:
+        _remove_tree(final)
+        raise
+    return record
 
 
 def ensure_environment(
@@ -194,58 +391,23 @@ def ensure_environment(
         return _info(final, key, record, reused=True, start=start)
     uv = find_uv(settings)
     paths.envs_dir().mkdir(parents=True, exist_ok=True)
-    with key_lock(key, cancel=cancel, progress=progress):
+    waiting_since = time.time()
+    with key_lock(key, cancel=cancel, progress=progress) as held:
         record = _reusable(final, key)  # built by whoever held the lock before us
         if record is not None:
             return _info(final, key, record, reused=True, start=start)
-        _clean_stale(key, final)
-        check_cancel(cancel)
-        conda = spec.backend == "conda" and bool(spec.conda_packages)
-        if conda:
-            # Conda environments hard-code their prefix, so they are built in place (never renamed);
-            # without `ready` the folder is still never used. Conda brings its own Python.
-            try:
-                python_version, base_python = conda_backend.build(
-                    resolution, final, uv=uv, progress=progress, cancel=cancel
-                )
-            except BaseException:
-                _remove_tree(final)
-                raise
-        else:
-            where = locate(resolution, "requires-python")
-            interpreter = find_interpreter(
-                spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
-            )
-            python_version, base_python = str(interpreter.version), str(interpreter.path)
-            build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
-            try:
-                uv_backend.build(
-                    resolution,
-                    build_dir,
-                    uv=uv,
-                    interpreter=interpreter,
-                    progress=progress,
-                    cancel=cancel,
-                )
-                check_cancel(cancel)
-                os.rename(build_dir, final)
-            except BaseException:
-                _remove_tree(build_dir)
-                raise
+        failed = _recent_failure(key, since=waiting_since)
+        if failed is not None:  # the build we waited for failed: its error, not a rebuild
+            held.discard()
+            raise failed
         try:
-            record = {
-                "key": key,
-                "spec": json.loads(spec.canonical_json()),
-                "python_version": python_version,
-                "base_python": base_python,
-                "created": time.time(),
-                "envlens": __version__,
-                "declared_in": str(resolution.declaration.path or resolution.path),
-            }
-            _write_ready(final, record)  # last: from here on the environment is used
-        except BaseException:
-            _remove_tree(final)
+            record = _build_locked(resolution, key, final, uv, settings, progress, cancel)
+        except BaseException as exc:
+            if isinstance(exc, EnvlensError) and not isinstance(exc, BuildCancelledError):
+                _remember_failure(key, exc)
+            held.discard()  # no environment: no lock file left behind either
             raise
+        _forget_failure(key)
     progress("Environment ready; compiling bytecode in the background")
     uv_backend.compile_bytecode_in_background(final, paths.ready_file(final))
     return _info(final, key, record, reused=False, start=start)
@@ -297,11 +459,14 @@ def remove_environment(key: str, *, cancel: threading.Event | None = None) -> bo
     final = paths.env_dir(key)
     if not final.exists():
         return False
-    with key_lock(key, cancel=cancel, progress=_noop):
+    with key_lock(key, cancel=cancel, progress=_noop) as held:
         # `ready` goes first, so a half-removed folder is never taken for a built one (and a
         # background bytecode compile stops).
         with contextlib.suppress(FileNotFoundError):
             paths.ready_file(final).unlink()
         uv_backend.stop_bytecode(final)
         _remove_tree(final)
+        _forget_failure(key)
+        held.discard()  # the lock file goes with its environment
+    _sweep_lock_files()
     return True
