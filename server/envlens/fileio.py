@@ -165,9 +165,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def check_writable(path: Path, *, what: str = "the file") -> None:
-    """Refuse early (BadInputError) when `path` could not be written: its folder, or the first
-    existing folder above a missing one (made when writing), must be a writable folder, and an
-    existing `path` a writable regular file. For commands that work long before they write."""
+    """Refuse early when `path` could not be written: its folder, or the first existing folder
+    above a missing one (made when writing), must be a writable folder (else FileAccessError), and
+    an existing `path` a writable regular file. For commands that work long before they write, or
+    write two files that must change together."""
     path = Path(path)
     target = _write_target(path)  # a symlink is written through: its target's folder matters
     folder = target.parent
@@ -179,7 +180,7 @@ def check_writable(path: Path, *, what: str = "the file") -> None:
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         mode = folder.stat().st_mode
-        raise BadInputError(
+        raise FileAccessError(
             f"cannot write {what}: {_why_not_writable(mode, folder)}",
             path=path,
             hint=f"Choose another path, or {_unlock_hint(mode, folder)}",
@@ -192,7 +193,7 @@ def check_writable(path: Path, *, what: str = "the file") -> None:
         )
     if target.exists() and not os.access(target, os.W_OK):
         mode = target.stat().st_mode
-        raise BadInputError(
+        raise FileAccessError(
             f"cannot write {what}: {_why_not_writable(mode)}",
             path=path,
             hint=f"Choose another path, or {_unlock_hint(mode, target)}",

@@ -37,7 +37,7 @@ from packaging.utils import canonicalize_name
 from envlens.edit import plan_edit
 from envlens.envs.runner import RunResult, run, tool_env
 from envlens.errors import BadInputError, DeclarationError, LockError, ResolutionError
-from envlens.fileio import atomic_write_text, read_text
+from envlens.fileio import atomic_write_text, check_writable, read_text
 from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
 from envlens.sources import pep723
@@ -859,6 +859,11 @@ def plan_lock(
 
 def write_lock(result: LockResult) -> None:
     """Write what `plan_lock` computed: the lock first, then the file (each atomically)."""
+    # Both or neither: a read-only script must not end up with a lock that does not match it.
+    if result.path.suffix != ".ipynb" and result.lock_changed:
+        check_writable(result.lock_path)
+    if result.file_changed:
+        check_writable(result.path)
     if result.path.suffix != ".ipynb" and result.lock_changed:
         new = not result.lock_path.exists()
         atomic_write_text(result.lock_path, result.lock_text)

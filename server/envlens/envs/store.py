@@ -6,8 +6,8 @@ is never used: the next build for that key removes it (and any leftover `.build-
 build) first. A file lock per key (`.locks/<key>.lock`, fcntl, released by the kernel if the holder
 dies) makes concurrent requests, from threads or processes, build once; the others wait and reuse.
 A lock file lives as long as its environment: a failed build and `remove_environment` delete it.
-A failed build leaves its error in `.failed/<key>.json`, so those who waited for that build get the
-same error at once instead of building it again each in turn (a later request builds again).
+A failed build leaves its error in `.locks/<key>.failed` for a short while, so those who waited for
+that build get the same error at once instead of each building it again (a later request builds).
 """
 
 from __future__ import annotations
@@ -205,6 +205,7 @@ def key_lock(name: str, *, cancel: threading.Event | None, progress: Progress) -
 def _sweep_lock_files() -> None:
     """Remove the lock files of keys without an environment that nobody holds (left by versions
     of envlens that kept them, or by a process killed while building)."""
+    _expire_failure_memos()
     if fcntl is None:
         return
     for path in (paths.envs_dir() / ".locks").glob("*.lock"):
@@ -244,7 +245,9 @@ def _empty_trash() -> None:
 
 
 def _clean_stale(key: str, final: Path) -> None:
-    """Leftovers of killed builds for this key (we hold its lock, so none is live)."""
+    """Leftovers of killed builds for this key (we hold its lock, so none is live), and old
+    failure memos of any key."""
+    _expire_failure_memos()
     for stale in paths.envs_dir().glob(f".build-{key}-*"):
         _remove_tree(stale)
     _empty_trash()
@@ -253,7 +256,7 @@ def _clean_stale(key: str, final: Path) -> None:
 
 
 def _failure_path(key: str) -> Path:
-    return paths.envs_dir() / ".failed" / f"{key}.json"
+    return lock_path(key).with_suffix(".failed")
 
 
 def _remember_failure(key: str, exc: EnvlensError) -> None:
@@ -290,6 +293,13 @@ def _recent_failure(key: str, *, since: float) -> EnvlensError | None:
     exc.__dict__.update(attrs)
     exc.path = Path(attrs["path"]) if isinstance(attrs.get("path"), str) else None
     return exc
+
+
+def _expire_failure_memos() -> None:
+    for memo in (paths.envs_dir() / ".locks").glob("*.failed"):
+        with contextlib.suppress(OSError):
+            if time.time() - memo.stat().st_mtime > FAILURE_MEMO_SECONDS:
+                memo.unlink()
 
 
 def _forget_failure(key: str) -> None:
