@@ -140,7 +140,8 @@ def test_a_notebook_just_under_the_bound_round_trips(isolated_cache: Path, tmp_p
 def test_a_notebook_nested_past_the_bound_is_refused(isolated_cache: Path, tmp_path: Path) -> None:
     nb = notebook(tmp_path / "toodeep.ipynb", ["print(1)\n"])
     data = json.loads(nb.read_text(encoding="utf-8"))
-    data["metadata"]["deep"] = nested(400)  # json.loads reads it; copying and writing would not
+    # json.loads reads 700 levels; copying the notebook for the edit then ran out of stack.
+    data["metadata"]["deep"] = nested(700)
     text = json.dumps(data) + "\n"
     nb.write_text(text, encoding="utf-8")
     proc = envlens("add", nb, "tinyalpha")
