@@ -71,7 +71,9 @@ def test_removing_something_not_declared_keeps_an_empty_declaration_someone_wrot
     assert nb.read_bytes() == before
 
 
-def test_add_then_remove_in_metadata_is_byte_identical(isolated_cache: Path, tmp_path: Path) -> None:
+def test_add_then_remove_in_metadata_is_byte_identical(
+    isolated_cache: Path, tmp_path: Path
+) -> None:
     """The editor's setting `newNotebookDeclaration: metadata` (nteract's `metadata.uv`), applied
     to a closed file as the language server does: plan, write, keep it trusted."""
     settings = Settings(new_notebook_declaration="metadata")
