@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,14 @@ ENVLENS = [sys.executable, "-m", "envlens"]
 
 
 def envlens(*args: str) -> subprocess.CompletedProcess[str]:
+    # Approval is tested in test_trust_cli and test_fidelity; exports of approved files here.
     return subprocess.run(
-        [*ENVLENS, *args], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+        [*ENVLENS, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ENVLENS_TRUST": "1"},
     )
 
 

@@ -21,10 +21,8 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,10 +33,17 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from envlens.edit import plan_edit
-from envlens.envs.runner import RunResult, run, tool_env
-from envlens.errors import BadInputError, DeclarationError, LockError, ResolutionError
+from envlens.envs.runner import Progress, RunResult
+from envlens.envs.uv import Uv, classify_failure, declaration_script, script_workspace
+from envlens.errors import (
+    BadInputError,
+    DeclarationError,
+    EnvlensError,
+    LockError,
+    ResolutionError,
+)
 from envlens.fileio import atomic_write_text, check_writable, read_text
-from envlens.resolve import Resolution, resolve
+from envlens.resolve import Resolution, declaration_for, resolve
 from envlens.settings import Settings
 from envlens.sources import pep723
 from envlens.sources.declaration import Declaration
@@ -73,21 +78,6 @@ def _toml_loads(text: str) -> dict[str, Any]:
 
 
 LockState = Literal["none", "fresh", "stale"]
-
-# uv's hint when an --offline run needed something its cache lacks.
-_OFFLINE_MISS = re.compile(
-    r"network (connectivity )?(is|was) disabled|not found in the cache|needs to be downloaded"
-    r"|were unavailable because the network was disabled",
-    re.IGNORECASE,
-)
-
-
-def find_uv_binary(settings: Settings | None) -> Path:
-    """The uv to run: the store's choice (settings, $ENVLENS_UV, the bundled one)."""
-    from envlens.envs import uvbin
-
-    return uvbin.find_uv(settings)
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading a lock
@@ -291,13 +281,20 @@ class Drift:
 def compare(resolution: Resolution, lock: ParsedLock) -> Drift:
     """Does the lock still belong to the declaration? Reasons name each difference."""
     decl = resolution.declaration
+    # A package from a path, git or URL source is recorded by uv with that source in place of a
+    # version specifier: compare its name, extras and marker, and leave the source to uv.
+    sourced = sourced_names(decl)
     declared = {}
     for r in decl.requirements:
         e = _declared_entry(r)
+        if e[0] in sourced:
+            e = (e[0], e[1], "", e[3])
         declared[(e[0], e[1], e[3])] = e
     locked = {}
     for entry in lock.requirements:
         e = _locked_entry(entry)
+        if e[0] in sourced:
+            e = (e[0], e[1], "", e[3])
         locked[(e[0], e[1], e[3])] = e
     reasons: list[str] = []
     uncertain = False
@@ -340,6 +337,9 @@ def compare(resolution: Resolution, lock: ParsedLock) -> Drift:
             reasons.append(f"exclude-newer changed to {want}")
     if reasons:
         return Drift("stale", tuple(reasons))
+    # Sources, indexes, constraints... are recorded in the lock in uv's own terms: uv decides.
+    if set(decl.settings()) - {"exclude-newer"}:
+        uncertain = True
     return Drift("fresh", (), uncertain)
 
 
@@ -349,41 +349,37 @@ _uv_check_lock = threading.Lock()
 
 def _uv_says_fresh(resolution: Resolution, lock_text: str, settings: Settings | None) -> bool:
     """Ask `uv lock --check --offline` (cached): for differences only uv's own reading can settle."""
-    with lock_workspace(resolution, declaration_script(resolution), lock_text) as ws:
-        key = hashlib.sha256((ws.script.read_text() + "\0" + lock_text).encode()).hexdigest()
-        with _uv_check_lock:
-            if key in _uv_check_cache:
-                return _uv_check_cache[key]
-        uv = find_uv_binary(settings)
-        python = _python_for(resolution, uv, settings or Settings.from_env())
-        res = run(
-            [
-                uv,
-                "lock",
-                "--script",
-                ws.script,
-                "--check",
-                "--offline",
-                "--no-python-downloads",
-                *(["--python", str(python)] if python else []),
-            ],
-            cwd=ws.script.parent,
-            env=tool_env(),
-        )
+    script = declaration_script(resolution)
+    key = hashlib.sha256(
+        (script + "\0" + lock_text + "\0" + str(resolution.declaration.anchor)).encode()
+    ).hexdigest()
     with _uv_check_lock:
-        _uv_check_cache[key] = res.ok
-    return res.ok
+        if key in _uv_check_cache:
+            return _uv_check_cache[key]
+    settings = settings or Settings.from_env()
+    uv = Uv.find(settings)
+    python = _python_for(resolution, uv.path, settings)
+    with script_workspace(resolution, script, lock_text) as ws:
+        ok = uv.lock_is_current(ws.script, python=python)
+    with _uv_check_lock:
+        _uv_check_cache[key] = ok
+    return ok
 
 
-def drift(resolution: Resolution, settings: Settings | None = None) -> Drift:
-    """The lock's state with its reasons; a corrupt lock is stale (re-locking is the fix)."""
+def drift(
+    resolution: Resolution, settings: Settings | None = None, *, uv_check: bool = True
+) -> Drift:
+    """The lock's state with its reasons; a corrupt lock is stale (re-locking is the fix).
+
+    `uv_check=False` for a file not approved yet: asking uv may run a source's build backend, so
+    only envlens's own reading answers (fresh but `uncertain`)."""
     result = quick_drift(resolution)
-    if result.state == "fresh" and result.uncertain:
+    if result.state == "fresh" and result.uncertain and uv_check:
         assert resolution.lock_text is not None
         try:
             ok = _uv_says_fresh(resolution, resolution.lock_text, settings)
-        except Exception:  # no uv, no temp folder: our own reading stands
-            ok = True
+        except EnvlensError as exc:  # uv cannot answer: then the lock is not known to be fresh
+            return Drift("stale", (f"uv could not check the lock: {exc.message}",))
         if not ok:
             return Drift("stale", ("the declaration no longer matches the lock",))
     return result
@@ -414,9 +410,11 @@ def quick_drift(resolution: Resolution) -> Drift:
     return result
 
 
-def lock_state(resolution: Resolution, settings: Settings | None = None) -> LockState:
+def lock_state(
+    resolution: Resolution, settings: Settings | None = None, *, uv_check: bool = True
+) -> LockState:
     """ "none" (no lock), "fresh" (the lock belongs to the declaration) or "stale"."""
-    return drift(resolution, settings).state
+    return drift(resolution, settings, uv_check=uv_check).state
 
 
 def require_fresh_lock(
@@ -470,6 +468,8 @@ class LockResult:
     file_changed: bool
     seconds: float
     log: str = field(default="", repr=False)
+    # (declared, locked for) when the declared requires-python was wider than the pins support
+    requires_python: tuple[str | None, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -481,60 +481,22 @@ class LockResult:
             "lockChanged": self.lock_changed,
             "fileChanged": self.file_changed,
             "seconds": round(self.seconds, 3),
+            "requiresPython": {
+                "declared": self.requires_python[0],
+                "locked": self.requires_python[1],
+            }
+            if self.requires_python
+            else None,
         }
 
 
-@dataclass
-class _Workspace:
-    script: Path
-    lock: Path
-
-
-@contextlib.contextmanager
-def lock_workspace(
-    resolution: Resolution, script_text: str, lock_text: str | None
-) -> Iterator[_Workspace]:
-    """A temporary script (and its lock) beside the file, so relative paths in it still resolve."""
-    parent = resolution.path.parent
-    tmpdir: str | None = None
-    try:
-        fd, name = tempfile.mkstemp(prefix=".envlens-lock-", suffix=".py", dir=parent)
-    except OSError:  # a read-only folder: the system's temporary folder will do
-        tmpdir = tempfile.mkdtemp(prefix="envlens-lock-")
-        fd, name = tempfile.mkstemp(suffix=".py", dir=tmpdir)
-    script = Path(name)
-    lock = script.with_name(script.name + ".lock")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(script_text)
-        if lock_text is not None:
-            lock.write_text(lock_text, encoding="utf-8")
-        yield _Workspace(script, lock)
-    finally:
-        for p in (script, lock):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-        if tmpdir:
-            with contextlib.suppress(OSError):
-                os.rmdir(tmpdir)
-
-
 def lock_script_text(resolution: Resolution, file_text: str) -> str:
-    """The script uv locks: the file itself, or (notebooks) the declaration cell, as juv does."""
-    decl = resolution.declaration
-    if resolution.path.suffix != ".ipynb":
-        return file_text
-    nb = parse_notebook(file_text, resolution.path)
-    if decl.kind == "pep723" and decl.cell is not None:
-        return cell_source(nb.cells[decl.cell]).strip() + "\n"
-    # nteract metadata: the same declaration as a script block.
-    doc = pep723.new_document(list(decl.requirements), decl.requires_python)
-    return pep723.render_block(doc) + "\n"
-
-
-def declaration_script(resolution: Resolution) -> str:
-    """The script uv reads for this file's lock (the saved file's declaration)."""
-    return lock_script_text(resolution, read_text(resolution.path))
+    """The script uv locks for the file's text as it will be: its declaration, as uv reads it
+    (the PEP 723 block, or nteract metadata written as one), read again from that text."""
+    path = resolution.path
+    nb = parse_notebook(file_text, path) if path.suffix == ".ipynb" else None
+    _, decl, _ = declaration_for(path, text=None if nb else file_text, notebook=nb)
+    return pep723.uv_script(decl)
 
 
 def _check_lockable(resolution: Resolution) -> None:
@@ -589,12 +551,27 @@ def _pinned(req_text: str, version: str) -> str:
     return _with_specifier(req_text, f"=={version}")
 
 
-def _pin_map(requirements: tuple[str, ...], versions: dict[str, str]) -> dict[str, str]:
-    """Declared requirement -> `name==version` (direct references and unknown names stay)."""
+def sourced_names(decl: Declaration) -> set[str]:
+    """Packages the declaration takes from a path, git or URL source ([tool.uv.sources]): their
+    version is whatever that source holds, so Lock Versions does not pin them."""
+    sources = decl.settings().get("sources", {})
+    out: set[str] = set()
+    for name, entry in sources.items() if isinstance(sources, dict) else ():
+        entries = entry if isinstance(entry, list) else [entry]
+        if any(isinstance(e, dict) and not isinstance(e.get("index"), str) for e in entries):
+            out.add(canonicalize_name(str(name)))
+    return out
+
+
+def _pin_map(
+    requirements: tuple[str, ...], versions: dict[str, str], unpinned: set[str] | None = None
+) -> dict[str, str]:
+    """Declared requirement -> `name==version` (direct references, packages from a path, git or
+    URL source, and unknown names stay)."""
     out: dict[str, str] = {}
     for r in requirements:
         req = Requirement(r)
-        if req.url:
+        if req.url or canonicalize_name(req.name) in (unpinned or set()):
             continue
         v = versions.get(canonicalize_name(req.name))
         if v is None:
@@ -623,11 +600,15 @@ def _apply_to_file(
     replace: dict[str, str],
     exclude_newer: str | None,
     settings: Settings,
+    requires_python: str | None = None,
 ) -> str:
-    """The file's text with pins (and exclude-newer) written into its declaration only."""
+    """The file's text with pins (and exclude-newer, requires-python) written into its declaration
+    only."""
     path = resolution.path
-    if replace:
-        text = plan_edit(path, replace=replace, text=text, settings=settings).new_text
+    if replace or requires_python:
+        text = plan_edit(
+            path, replace=replace, requires_python=requires_python, text=text, settings=settings
+        ).new_text
     if exclude_newer is None or resolution.declaration.kind != "pep723":
         return text
     if path.suffix != ".ipynb":
@@ -667,47 +648,43 @@ def validate_date(value: str) -> str:
     return value
 
 
+# uv's advice when the declared Python range is wider than what the pinned packages support.
+_NARROWER = re.compile(
+    r"more restrictive `?requires-python`? value \(like `?(>=\s*[0-9][0-9.]*)`?\)"
+)
+
+
 @dataclass
 class _Locker:
-    """One locking job: which uv and Python, the file, the options, and the log of every call."""
+    """One locking job: uv (with its log of every call), the interpreter, the file, the options."""
 
-    uv: Path
+    uv: Uv
     python: Path | None
     resolution: Resolution
     exclude_newer: str | None
-    cancel: threading.Event | None
-    logs: list[str] = field(default_factory=list)
-
-    def run(self, ws: _Workspace, *, upgrade: bool, offline: bool) -> RunResult:
-        args: list[str | Path] = [self.uv, "lock", "--script", ws.script, "--no-python-downloads"]
-        if self.python is not None:
-            # Saves uv's own interpreter discovery: ~0.4 s of every call here.
-            args += ["--python", self.python]
-        if upgrade:
-            args.append("--upgrade")
-        if offline:
-            args.append("--offline")
-        if self.exclude_newer:
-            args += ["--exclude-newer", self.exclude_newer]
-        res = run(args, cwd=ws.script.parent, env=tool_env(), cancel=self.cancel)
-        self.logs.append(res.log())
-        return res
 
     def lock(
         self, script_text: str, lock_text: str | None, *, upgrade: bool, offline_first: bool
     ) -> str:
         """The lock uv writes for this script (starting from `lock_text`); errors are typed."""
-        with lock_workspace(self.resolution, script_text, lock_text) as ws:
-            res: RunResult | None = None
-            if offline_first:
-                res = self.run(ws, upgrade=upgrade, offline=True)
-                if not res.ok and not _OFFLINE_MISS.search(res.stderr):
-                    raise lock_failure(res, self.resolution, self.logs)
-            if res is None or not res.ok:
-                res = self.run(ws, upgrade=upgrade, offline=False)
-                if not res.ok:
-                    raise lock_failure(res, self.resolution, self.logs)
+        with script_workspace(self.resolution, script_text, lock_text) as ws:
+            res = self.uv.lock_script(
+                ws.script,
+                python=self.python,
+                upgrade=upgrade,
+                exclude_newer=self.exclude_newer,
+                offline_first=offline_first,
+            )
+            if not res.ok:
+                raise lock_failure(res, self.resolution, self.uv.log())
             return ws.lock.read_text(encoding="utf-8")
+
+    def narrower_python(self) -> str | None:
+        """uv's suggestion after a failed lock: the requires-python its packages support."""
+        if not self.uv.results:
+            return None
+        m = _NARROWER.search(self.uv.results[-1].stderr)
+        return m.group(1).replace(" ", "") if m else None
 
 
 def _python_for(resolution: Resolution, uv: Path, settings: Settings) -> Path | None:
@@ -725,20 +702,25 @@ def _python_for(resolution: Resolution, uv: Path, settings: Settings) -> Path | 
         return None
 
 
-def lock_failure(res: RunResult, resolution: Resolution, logs: list[str]) -> Exception:
+def _interpreter_for(requires_python: str, uv: Path, settings: Settings) -> Path | None:
+    from envlens.envs.interpreters import find_interpreter
+
+    try:
+        return find_interpreter(requires_python, uv=uv, settings=settings).path
+    except EnvlensError:
+        return None  # uv then looks for one itself, and says so when it finds none
+
+
+def lock_failure(res: RunResult, resolution: Resolution, log: str) -> EnvlensError:
     if "Failed to parse" in res.stderr and "lock" in res.stderr:
         path, where = lock_location(resolution)
         return LockError(
             f"uv could not read {where}",
             path=path,
-            log="".join(logs),
-            hint="Delete the lock and run Lock Versions again",
+            log=log,
+            hint="Delete the lock and lock the file again",
         )
-    from envlens.envs.uv_backend import classify_failure
-
-    err = classify_failure(res, resolution)
-    err.log = "".join(logs)
-    return err
+    return classify_failure(res, resolution, log=log)
 
 
 def plan_lock(
@@ -749,6 +731,7 @@ def plan_lock(
     settings: Settings | None = None,
     text: str | None = None,
     cancel: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> LockResult:
     """Pin and lock in temporary files; nothing of the user's is written (see `lock_file`)."""
     start = time.monotonic()
@@ -763,8 +746,9 @@ def plan_lock(
     lock_path, where = lock_location(resolution)
     old_lock = resolution.lock_text
     old_parsed = parse_lock(old_lock, path=lock_path, where=where) if old_lock else None
-    uv = find_uv_binary(settings)
+    uv = Uv.find(settings, cancel=cancel, progress=progress)
     decl = resolution.declaration
+    say = progress or (lambda _m: None)
 
     # exclude-newer is written into the declaration (not only passed to uv), so the lock's options
     # match the file and `uv run --locked` accepts it.
@@ -773,42 +757,30 @@ def plan_lock(
     )
     locker = _Locker(
         uv=uv,
-        python=_python_for(resolution, uv, settings),
+        python=_python_for(resolution, uv.path, settings),
         resolution=resolution,
         exclude_newer=exclude_newer if decl.kind != "pep723" else None,
-        cancel=cancel,
     )
+    job = _PinnedLock(locker, resolution, base_text, settings)
 
     # Pins to start from: what is installed, when the environment is built (not when upgrading).
     installed: dict[str, str] = {}
     if not upgrade and resolution.built and resolution.spec.backend == "uv":
         installed = installed_versions(resolution.env_dir)
-    pins = _pin_map(decl.requirements, installed)
+    pins = _pin_map(decl.requirements, installed, sourced_names(decl))
     release = _released(decl.requirements) if upgrade else {}
+    n = len(decl.requirements)
+    say(f"Locking {n} declared package{'s' if n != 1 else ''} with uv...")
 
     lock_text: str | None = None
     if pins:
-        pinned_text = _apply_to_file(
-            resolution, base_text, replace=pins, exclude_newer=None, settings=settings
-        )
         try:
-            lock_text = locker.lock(
-                lock_script_text(resolution, pinned_text),
-                old_lock,
-                upgrade=False,
-                offline_first=True,
-            )
+            lock_text = job.lock(pins, old_lock)
         except ResolutionError:
             lock_text = None  # the installed versions do not resolve for every platform
             pins = {}
     if lock_text is None:
-        first_text = (
-            _apply_to_file(
-                resolution, base_text, replace=release, exclude_newer=None, settings=settings
-            )
-            if release
-            else base_text
-        )
+        first_text = job.text(release) if release else job.text({})
         # A fresh resolution goes online (the newest versions); an existing lock is kept as is.
         lock_text = locker.lock(
             lock_script_text(resolution, first_text),
@@ -816,22 +788,12 @@ def plan_lock(
             upgrade=upgrade,
             offline_first=False,
         )
-        versions = locked_versions(lock_text)
-        pins = _pin_map(decl.requirements, versions)
+        pins = _pin_map(decl.requirements, locked_versions(lock_text), sourced_names(decl))
         if pins:
-            pinned_text = _apply_to_file(
-                resolution, base_text, replace=pins, exclude_newer=None, settings=settings
-            )
+            say(f"Pinning {len(pins)} package{'s' if len(pins) != 1 else ''} and locking again...")
             # Same versions, pinned: uv's cache has every page it needs, so this is offline.
-            lock_text = locker.lock(
-                lock_script_text(resolution, pinned_text),
-                lock_text,
-                upgrade=False,
-                offline_first=True,
-            )
-    new_text = _apply_to_file(
-        resolution, base_text, replace=pins, exclude_newer=None, settings=settings
-    )
+            lock_text = job.lock(pins, lock_text)
+    new_text = job.text(pins)
     versions = locked_versions(lock_text)
     before = locked_versions(old_lock) if old_lock else {}
     changes = {
@@ -853,8 +815,57 @@ def plan_lock(
         lock_changed=lock_text != old_lock,
         file_changed=new_text != old_text,
         seconds=time.monotonic() - start,
-        log="".join(locker.logs),
+        log=uv.log(),
+        requires_python=(decl.requires_python, job.requires_python)
+        if job.requires_python is not None
+        else None,
     )
+
+
+@dataclass
+class _PinnedLock:
+    """Locks the declaration with pins written in. When the pinned versions do not support every
+    Python the declaration allows, uv names the narrower requires-python they do support: the lock
+    is then made for that range, which is written into the declaration too (and reported)."""
+
+    locker: _Locker
+    resolution: Resolution
+    base_text: str
+    settings: Settings
+    requires_python: str | None = None  # the narrowed range, once uv asked for one
+
+    def text(self, replace: dict[str, str]) -> str:
+        return _apply_to_file(
+            self.resolution,
+            self.base_text,
+            replace=replace,
+            exclude_newer=None,
+            settings=self.settings,
+            requires_python=self.requires_python,
+        )
+
+    def lock(self, pins: dict[str, str], start_from: str | None) -> str:
+        for _ in range(4):
+            try:
+                return self.locker.lock(
+                    lock_script_text(self.resolution, self.text(pins)),
+                    start_from,
+                    upgrade=False,
+                    offline_first=True,
+                )
+            except ResolutionError:
+                narrower = self.locker.narrower_python()
+                if narrower is None or narrower == self.requires_python:
+                    raise
+                self.requires_python = narrower
+                start_from = None  # the old lock was made for the wider range
+                self.locker.python = _interpreter_for(narrower, self.locker.uv.path, self.settings)
+        raise ResolutionError(
+            "uv kept asking for a narrower requires-python",
+            path=self.resolution.path,
+            log=self.locker.uv.log(),
+            hint="Set requires-python in the declaration to the Python you use, and lock again",
+        )
 
 
 def write_lock(result: LockResult) -> None:
@@ -881,10 +892,16 @@ def lock_file(
     exclude_newer: str | None = None,
     settings: Settings | None = None,
     cancel: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> LockResult:
     """Lock Versions: pin the declaration and write the lock (`<file>.py.lock` / metadata)."""
     result = plan_lock(
-        path, upgrade=upgrade, exclude_newer=exclude_newer, settings=settings, cancel=cancel
+        path,
+        upgrade=upgrade,
+        exclude_newer=exclude_newer,
+        settings=settings,
+        cancel=cancel,
+        progress=progress,
     )
     write_lock(result)
     return result

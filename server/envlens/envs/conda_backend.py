@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 
 from envlens import paths
-from envlens.envs import uv_backend
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, run
+from envlens.envs.uv import Uv
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
 
@@ -85,14 +85,8 @@ def build(
     python = paths.env_python(dest)
     if spec.requirements:
         progress(f"Installing {len(spec.requirements)} PyPI packages...")
-        uv_backend.pip_install(
-            uv,
-            python,
-            list(spec.requirements),
-            spec=spec,
-            resolution=resolution,
-            cancel=cancel,
-            progress=progress,
+        Uv(uv, cancel=cancel, progress=progress).pip_install(
+            python, list(spec.requirements), resolution
         )
     version = run(
         [python, "-c", "import platform; print(platform.python_version())"], cancel=cancel

@@ -19,7 +19,6 @@ from packaging.utils import canonicalize_name
 
 from envlens import paths
 from envlens.envs.runner import tool_env
-from envlens.envs.uv_backend import site_packages_dirs
 from envlens.errors import BuildError
 
 
@@ -52,7 +51,7 @@ def _headers(meta: Path) -> tuple[str | None, str | None]:
 def installed(env: Path) -> list[Distribution]:
     """Installed distributions, sorted by canonical name."""
     found: dict[str, Distribution] = {}
-    for sp in site_packages_dirs(env):
+    for sp in paths.site_packages_dirs(env):
         for meta_dir in sp.iterdir():
             if meta_dir.suffix == ".dist-info":
                 meta = meta_dir / "METADATA"
@@ -92,7 +91,7 @@ def _stamp(env: Path) -> tuple[int, int]:
         except OSError:
             return 0
 
-    sp = site_packages_dirs(env)
+    sp = paths.site_packages_dirs(env)
     return mtime(paths.ready_file(env)), max((mtime(p) for p in sp), default=0)
 
 

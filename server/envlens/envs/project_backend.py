@@ -22,9 +22,9 @@ from envlens import paths
 from envlens.envs import uv_backend
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, RunResult, run
+from envlens.envs.runner import Progress
 from envlens.envs.store import EnvInfo, key_lock
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import Uv
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -45,7 +45,7 @@ def inputs_hash(project: Path) -> str:
 
 def has_ipykernel(venv: Path) -> bool:
     return any(
-        (sp / "ipykernel" / "__init__.py").is_file() for sp in uv_backend.site_packages_dirs(venv)
+        (sp / "ipykernel" / "__init__.py").is_file() for sp in paths.site_packages_dirs(venv)
     )
 
 
@@ -72,19 +72,18 @@ def _sync(
     resolution: Resolution,
     project: Path,
     *,
-    uv: Path,
+    uv: Uv,
     settings: Settings,
     progress: Progress,
-    cancel: threading.Event | None,
-) -> list[RunResult]:
+) -> None:
     venv = project / ".venv"
-    args: list[str | Path] = [uv, "sync", "--project", project, "--no-python-downloads"]
+    args: list[str | Path] = ["sync", "--project", project, "--no-python-downloads"]
     if not paths.env_python(venv).exists() and not (project / ".python-version").is_file():
         # No environment yet: pick an interpreter that exists here (uv could otherwise try a download).
         where = locate(resolution, "requires-python")
         interp = find_interpreter(
             resolution.spec.requires_python,
-            uv=uv,
+            uv=uv.path,
             settings=settings,
             where=where.name,
             **where.kwargs(),
@@ -93,16 +92,8 @@ def _sync(
         progress(f"Creating the project's Python {interp.short} environment with uv sync")
     else:
         progress("Syncing the project's environment with uv sync")
-    first = run([*args, "--offline"], cwd=project, cancel=cancel)
-    if first.ok:
-        return [first]
-    if not uv_backend._OFFLINE_MISS.search(first.stderr):
-        raise uv_backend.classify_failure(first, resolution)
-    progress("Some packages are not in uv's cache yet; downloading them")
-    second = run(args, cwd=project, cancel=cancel)
-    if not second.ok:
-        raise uv_backend.classify_failure(second, resolution, earlier=[first])
-    return [first, second]
+    # In the project's folder: its own pyproject.toml and uv.toml are the declaration here.
+    uv.require(args, resolution, cwd=project, offline_first=True)
 
 
 def ensure_project(
@@ -133,25 +124,15 @@ def ensure_project(
 
     stamp = reusable()
     if stamp is None:
-        uv = find_uv(settings)
+        uv = Uv.find(settings, cancel=cancel, progress=progress)
         paths.envs_dir().mkdir(parents=True, exist_ok=True)
         with key_lock(f"project-{key}", cancel=cancel, progress=progress):
             stamp = reusable()
             if stamp is None:
                 (venv / STAMP).unlink(missing_ok=True)
-                _sync(
-                    resolution, project, uv=uv, settings=settings, progress=progress, cancel=cancel
-                )
+                _sync(resolution, project, uv=uv, settings=settings, progress=progress)
                 progress("Installing ipykernel into the project's environment")
-                uv_backend.pip_install(
-                    uv,
-                    paths.env_python(venv),
-                    [uv_backend.KERNEL_PACKAGE],
-                    spec=spec,
-                    resolution=resolution,
-                    cancel=cancel,
-                    progress=progress,
-                )
+                uv_backend.install_kernel(uv, venv, resolution)
                 stamp = {
                     "key": key,
                     "inputs": inputs_hash(project),

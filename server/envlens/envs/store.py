@@ -34,10 +34,11 @@ except ImportError:  # pragma: no cover - Windows
 
 from envlens import __version__, errors, paths
 from envlens.envs import conda_backend, uv_backend
+from envlens.envs.from_lock import builds_from_lock
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
 from envlens.envs.runner import BuildCancelledError, Progress, check_cancel
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import Uv
 from envlens.errors import BadInputError, BuildError, EnvlensError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -311,7 +312,7 @@ def _build_locked(
     resolution: Resolution,
     key: str,
     final: Path,
-    uv: Path,
+    uv: Uv,
     settings: Settings,
     progress: Progress,
     cancel: threading.Event | None,
@@ -326,7 +327,7 @@ def _build_locked(
         # without `ready` the folder is still never used. Conda brings its own Python.
         try:
             python_version, base_python = conda_backend.build(
-                resolution, final, uv=uv, progress=progress, cancel=cancel
+                resolution, final, uv=uv.path, progress=progress, cancel=cancel
             )
         except BaseException:
             _remove_tree(final)
@@ -334,7 +335,11 @@ def _build_locked(
     else:
         where = locate(resolution, "requires-python")
         interpreter = find_interpreter(
-            spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
+            spec.requires_python,
+            uv=uv.path,
+            settings=settings,
+            where=where.name,
+            **where.kwargs(),
         )
         python_version, base_python = str(interpreter.version), str(interpreter.path)
         build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
@@ -345,7 +350,7 @@ def _build_locked(
                 uv=uv,
                 interpreter=interpreter,
                 progress=progress,
-                cancel=cancel,
+                locked=builds_from_lock(resolution, settings),
             )
             check_cancel(cancel)
             os.rename(build_dir, final)
@@ -399,7 +404,9 @@ def ensure_environment(
     record = _reusable(final, key)
     if record is not None:  # the fast path: no lock, no subprocess
         return _info(final, key, record, reused=True, start=start)
-    uv = find_uv(settings)
+    uv = Uv.find(settings, cancel=cancel, progress=progress)
+    for name in resolution.declaration.ignored:
+        progress(f"Note: {name} is not a setting uv or nteract define; it is ignored")
     paths.envs_dir().mkdir(parents=True, exist_ok=True)
     waiting_since = time.time()
     with key_lock(key, cancel=cancel, progress=progress) as held:

@@ -403,6 +403,7 @@ def register(server: EnvlensServer) -> None:
                     settings=ls.settings,
                     text=file_text(snap),
                     cancel=op.cancel,
+                    progress=lambda m: progress.report(ls, op, m),
                 )
                 if not snap.is_notebook and result.lock_changed:
                     await asyncio.to_thread(
@@ -415,7 +416,12 @@ def register(server: EnvlensServer) -> None:
             else:
                 before = lsp_trust.state_before(ls, key)
                 result = await asyncio.to_thread(
-                    module.lock_file, path, upgrade=upgrade, settings=ls.settings, cancel=op.cancel
+                    module.lock_file,
+                    path,
+                    upgrade=upgrade,
+                    settings=ls.settings,
+                    cancel=op.cancel,
+                    progress=lambda m: progress.report(ls, op, m),
                 )
                 lsp_trust.keep_trusted(ls, key, before)
         except EnvlensError as exc:
@@ -426,6 +432,14 @@ def register(server: EnvlensServer) -> None:
             raise
         op.status, op.ended = "succeeded", time.time()
         progress.end(ls, op, "locked")
+        if result.requires_python is not None:
+            declared, locked_for = result.requires_python
+            ls.show(
+                f"{path.name}: locked for Python {locked_for}; the pinned versions do not support "
+                f"every Python the declaration allowed ({declared or 'any'}), so requires-python "
+                f"is now {locked_for}",
+                types.MessageType.Info,
+            )
         ls.touch(key)
         ls.refresh_lenses()
         out: dict[str, Any] = {"ok": True}
