@@ -71,6 +71,34 @@ def test_removing_something_not_declared_keeps_an_empty_declaration_someone_wrot
     assert nb.read_bytes() == before
 
 
+def test_a_requires_python_someone_wrote_stays_when_the_last_dependency_goes(
+    isolated_cache: Path, tmp_path: Path
+) -> None:
+    original, nb = copies(tmp_path)[1]
+    data = json.loads(original.read_text(encoding="utf-8"))
+    data["cells"].insert(
+        0,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {"jupyter": {"source_hidden": True}},
+            "outputs": [],
+            "source": [
+                "# /// script\n",
+                '# requires-python = ">=3.10"\n',
+                '# dependencies = ["tinyalpha"]\n',
+                "# ///",
+            ],
+        },
+    )
+    nb.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["remove", str(nb), "tinyalpha"]) == 0
+    cell = json.loads(nb.read_text(encoding="utf-8"))["cells"][0]
+    assert "".join(cell["source"]) == (
+        '# /// script\n# requires-python = ">=3.10"\n# dependencies = []\n# ///'
+    )
+
+
 def test_add_then_remove_in_metadata_is_byte_identical(
     isolated_cache: Path, tmp_path: Path
 ) -> None:
@@ -84,6 +112,6 @@ def test_add_then_remove_in_metadata_is_byte_identical(
             trust.resign_if_trusted(before, nb)
             if "add" in change:
                 md = json.loads(nb.read_text(encoding="utf-8"))["metadata"]
-                assert md["uv"] == {"dependencies": ["tinyalpha"]}, nb.name
+                assert md["uv"]["dependencies"] == ["tinyalpha"], nb.name
                 assert "trust" in md["envlens"]
         assert nb.read_bytes() == original.read_bytes(), nb.name

@@ -63,17 +63,30 @@ def _edit_pyproject(
     return PlannedEdit(path, old, tomlkit.dumps(doc))
 
 
-def _only_empty_dependencies(toml_text: str) -> bool:
+def _as_created(value: dict[str, object], settings: Settings) -> bool:
+    """Whether an emptied declaration is what `add` makes before its first dependency goes in:
+    an empty list, and the requires-python envlens writes into new declarations (if it has one)."""
+    if value == {"dependencies": []}:
+        return True
+    return (
+        set(value) == {"dependencies", "requires-python"}
+        and value["dependencies"] == []
+        and (value["requires-python"] == new_declaration_python(settings))
+    )
+
+
+def _block_data(toml_text: str) -> dict[str, object]:
     try:
-        return toml_read.loads(toml_text) == {"dependencies": []}
+        return toml_read.loads(toml_text)
     except tomlkit.exceptions.ParseError:
-        return False
+        return {}
 
 
-def _drop_emptied_declaration(nb: Notebook) -> None:
+def _drop_emptied_declaration(nb: Notebook, settings: Settings) -> None:
     """Removing the last dependency removes what adding the first one made, so add-then-remove
-    gives the original bytes back: a cell holding nothing but `dependencies = []`, a
-    `metadata.uv` holding nothing but an empty list, and then the signature that only covered it."""
+    gives the original bytes back: a cell holding nothing but such a declaration, a `metadata.uv`
+    holding nothing else, and then the signature that only covered it. What a person wrote (a
+    requires-python of their own, code beside the block, outputs) stays."""
     decl = read_notebook_declaration(nb)
     if decl is None or decl.requirements:
         return
@@ -83,14 +96,15 @@ def _drop_emptied_declaration(nb: Notebook) -> None:
         block = pep723.find_script_block(source, nb.path)
         if (
             block is not None
-            and _only_empty_dependencies(block.toml)
             and not (source[: block.start_offset] + source[block.end_offset :]).strip()
             and not cell.get("outputs")
+            and _as_created(_block_data(block.toml), settings)
         ):
             del nb.cells[decl.cell]
     elif decl.kind == "notebook-uv" and decl.metadata_key:
         keys = decl.metadata_key.split(".")
-        if nested(nb.metadata, *keys) == {"dependencies": []}:
+        value = nested(nb.metadata, *keys)
+        if isinstance(value, dict) and _as_created(value, settings):
             prune_metadata(nb.metadata, keys)
     if read_notebook_declaration(nb) is None:
         remove_signature(nb)
@@ -141,7 +155,7 @@ def plan_edit(
             default_requires_python=default_python,
         )
         if remove and decl.inline and decl.requirements:
-            _drop_emptied_declaration(nb2)
+            _drop_emptied_declaration(nb2, settings)
         return PlannedEdit(path, old, nb2.dumps())
     new = pep723.edit_script_text(
         old,
