@@ -12,7 +12,7 @@ import pytest
 from envlens.errors import BadInputError, LockError
 from envlens.export import export
 from envlens.importer import preview_import
-from envlens.lock import lock_file
+from envlens.locking.versions import lock_file
 from envlens.resolve import resolve
 
 ENVLENS = [sys.executable, "-m", "envlens"]

@@ -17,7 +17,8 @@ import pytest
 from envlens import trust
 from envlens.edit import apply_edit, plan_edit
 from envlens.errors import UntrustedError
-from envlens.lock import lock_file, lock_state
+from envlens.locking.drift import lock_state
+from envlens.locking.versions import lock_file
 from envlens.resolve import resolve
 
 

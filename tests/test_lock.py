@@ -10,20 +10,14 @@ from typing import Any
 
 import pytest
 
-from envlens.envs import ensure_environment
-from envlens.envs.from_lock import checked_lock, uv_export
+from envlens.environment import ensure_environment
 from envlens.envs.inventory import installed
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 from envlens.errors import BadInputError, LockError
-from envlens.lock import (
-    _pin_map,
-    _released,
-    drift,
-    lock_file,
-    lock_state,
-    parse_lock,
-    require_fresh_lock,
-)
+from envlens.locking.drift import drift, lock_state, require_fresh_lock
+from envlens.locking.export import uv_export
+from envlens.locking.read import parse_lock
+from envlens.locking.versions import _pin_map, _released, lock_file
 from envlens.resolve import resolve
 from envlens.sources.lockfile import NOTEBOOK_LOCK_KEY
 
@@ -296,7 +290,7 @@ def test_corrupt_lock_is_a_clear_error_and_nothing_is_written(
     assert lock.read_text().startswith("version = 1\n")
     assert lock_state(resolve(script)) == "stale"
     with pytest.raises(LockError):
-        checked_lock(resolve(script))
+        require_fresh_lock(resolve(script))
 
 
 def test_lock_for_another_declaration_is_refused(
@@ -314,7 +308,7 @@ def test_lock_for_another_declaration_is_refused(
         "tinyimg is in the lock but no longer declared",
     }
     with pytest.raises(LockError, match="out of date"):
-        checked_lock(res)
+        require_fresh_lock(res)
     with pytest.raises(LockError, match="out of date"):
         require_fresh_lock(res)
     # Building still works, from the declaration (the editor shows "Lock is out of date").

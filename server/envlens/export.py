@@ -15,10 +15,11 @@ from typing import Literal
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from envlens.envs.from_lock import checked_lock, uv_export
 from envlens.envs.uv import Uv, declaration_script, find_uv, script_workspace
 from envlens.envs.uv import version as uv_version
 from envlens.errors import LockError
+from envlens.locking.drift import require_fresh_lock
+from envlens.locking.export import uv_export
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
@@ -59,10 +60,11 @@ def export_pylock(resolution: Resolution, settings: Settings | None = None) -> s
 def kernel_requirements(resolution: Resolution, settings: Settings | None = None) -> str:
     """The lock's requirements plus ipykernel, all hashed: the declaration and ipykernel are
     locked together, starting from the file's lock (offline first), so its versions stay."""
-    from envlens.lock import lock_failure, parse_lock
+    from envlens.locking.read import parse_lock
+    from envlens.locking.versions import lock_failure
     from envlens.sources import pep723
 
-    lock_text = checked_lock(resolution, settings)
+    lock_text = require_fresh_lock(resolution, settings)
     declared = {canonicalize_name(Requirement(r).name) for r in resolution.declaration.requirements}
     if KERNEL_PACKAGE in declared:
         return uv_export(resolution, settings=settings)

@@ -146,10 +146,10 @@ def _input_requirements(
     resolution: Resolution, settings: Settings | None, uv: Uv
 ) -> tuple[str, str]:
     """What to resolve: the lock's exact versions when it is fresh, else the declaration."""
-    from envlens.lock import lock_state
+    from envlens.locking.drift import lock_state
 
     if resolution.lock_text is not None and lock_state(resolution, settings) == "fresh":
-        from envlens.envs.from_lock import uv_export
+        from envlens.locking.export import uv_export
 
         text = uv_export(resolution, settings=settings, uv=uv, hashes=False)
         return text, "lock"

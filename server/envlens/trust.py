@@ -28,7 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envlens import paths
-from envlens.errors import EnvlensError, UntrustedError
+from envlens.errors import EnvlensError, TrustKeyError, UntrustedError
 from envlens.fileio import FileAccessError, atomic_write_text, read_text
 from envlens.resolve import Resolution, resolve, spec_for
 from envlens.sources.notebook import (
@@ -58,10 +58,6 @@ Status = Literal[
     "unsigned",  # never approved here
     "changed",  # a signature or approval exists but not for this declaration, or from another key
 ]
-
-
-class TrustKeyError(EnvlensError):
-    """The machine's trust key cannot be used (wrong permissions, wrong size, unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -642,8 +638,8 @@ def require_trusted(
     res: Resolution, *, override: bool = False, notebook: Notebook | None = None
 ) -> TrustState:
     """The gate: raise UntrustedError (exit code 3) unless the file is trusted or `override` is set."""
-    if override:  # a batch run said so: nothing to show, so nothing to compute (flags cost time)
-        return TrustState(True, f"approval not asked (--trust or {TRUST_ENV}=1)")
+    if override:  # a batch run said so: the state is reported, the flags (costly) are not needed
+        return trust_state(res, notebook=notebook, with_flags=False)
     state = trust_state(res, notebook=notebook)
     if state.trusted or override:
         return state

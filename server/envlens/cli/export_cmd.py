@@ -45,9 +45,9 @@ def register(sub: Any) -> None:
 
 
 def export_cmd(args: argparse.Namespace) -> int:
-    from envlens.envs.from_lock import checked_lock
     from envlens.export import default_output, export
     from envlens.fileio import atomic_write_text
+    from envlens.locking.drift import require_fresh_lock
     from envlens.resolve import resolve
 
     settings = Settings.from_env()
@@ -55,7 +55,7 @@ def export_cmd(args: argparse.Namespace) -> int:
     # Exporting asks uv to read the lock, and the Apptainer export locks ipykernel in: uv may run a
     # source's build backend, so the declaration must be approved first.
     if resolution.lock_text is None:
-        checked_lock(resolution, settings)  # "has no lock": nothing to approve yet
+        require_fresh_lock(resolution, settings)  # "has no lock": nothing to approve yet
     trust.require_trusted(resolution, override=trust.batch_override(args.trust))
     text = export(resolution, args.format, settings)
     if args.output is not None and str(args.output) == "-":

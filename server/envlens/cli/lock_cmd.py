@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
 
 def lock(args: argparse.Namespace) -> int:
     from envlens import trust
-    from envlens.lock import lock_file
+    from envlens.locking.versions import lock_file
     from envlens.resolve import resolve
 
     res = resolve(args.path)

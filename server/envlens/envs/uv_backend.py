@@ -19,12 +19,25 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
+from typing import Any
 
 from envlens import paths
-from envlens.envs.interpreters import Interpreter
+from envlens.envs.backend import BuildContext
+from envlens.envs.interpreters import Interpreter, find_interpreter
 from envlens.envs.inventory import installed
-from envlens.envs.runner import Progress, tool_env
+from envlens.envs.locate import locate
+from envlens.envs.record import (
+    EnvInfo,
+    clean_stale,
+    info_of,
+    ready_record,
+    remove_tree,
+    reusable,
+    write_ready,
+)
+from envlens.envs.runner import Progress, check_cancel, tool_env
 from envlens.envs.uv import Uv, script_workspace
 from envlens.errors import BuildError, EnvlensError
 from envlens.resolve import Resolution
@@ -58,6 +71,71 @@ def install_kernel(uv: Uv, env: Path, resolution: Resolution) -> None:
     finally:
         with contextlib.suppress(OSError):
             constraints.unlink()
+
+
+class UvBackend:
+    """Environments of PEP 723 blocks, nteract metadata, a pyproject.toml's dependencies and of
+    nothing declared: built in `.build-<key>-<random>`, renamed into place, then `ready`."""
+
+    def folder(self, resolution: Resolution) -> Path:
+        return paths.env_dir(resolution.key)
+
+    def lock_name(self, resolution: Resolution) -> str:
+        return resolution.key
+
+    def reuse(self, resolution: Resolution, start: float) -> EnvInfo | None:
+        final = self.folder(resolution)
+        record = reusable(final, resolution.key)
+        if record is None:
+            return None
+        return info_of(final, resolution.key, record, reused=True, start=start)
+
+    def build(self, resolution: Resolution, ctx: BuildContext) -> EnvInfo:
+        key = resolution.key
+        final = self.folder(resolution)
+        clean_stale(key, final)
+        check_cancel(ctx.cancel)
+        where = locate(resolution, "requires-python")
+        interpreter = find_interpreter(
+            resolution.spec.requires_python,
+            uv=ctx.uv.path,
+            settings=ctx.settings,
+            where=where.name,
+            **where.kwargs(),
+        )
+        build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
+        try:
+            build(
+                resolution,
+                build_dir,
+                uv=ctx.uv,
+                interpreter=interpreter,
+                progress=ctx.progress,
+                locked=ctx.from_lock,
+            )
+            check_cancel(ctx.cancel)
+            os.rename(build_dir, final)
+        except BaseException:
+            remove_tree(build_dir)
+            raise
+        record = ready_record(
+            resolution, python_version=str(interpreter.version), base_python=str(interpreter.path)
+        )
+        return finish(final, resolution, record, ctx)
+
+
+def finish(
+    final: Path, resolution: Resolution, record: dict[str, Any], ctx: BuildContext
+) -> EnvInfo:
+    """Write `ready` (last: from here on the environment is used), then compile bytecode."""
+    try:
+        write_ready(final, record)
+    except BaseException:
+        remove_tree(final)
+        raise
+    ctx.progress("Environment ready; compiling bytecode in the background")
+    compile_bytecode_in_background(final, paths.ready_file(final))
+    return info_of(final, resolution.key, record, reused=False, start=ctx.start)
 
 
 def build(

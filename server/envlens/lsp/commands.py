@@ -305,7 +305,7 @@ async def build(
     ls.failed.pop(res.key, None)
     ls.refresh_lenses()
     await progress.begin(ls, op, "resolving")
-    from envlens.envs.store import ensure_environment
+    from envlens.environment import ensure_environment
 
     try:
         info = await asyncio.to_thread(
@@ -385,7 +385,7 @@ def register(server: EnvlensServer) -> None:
     async def lock(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
         key, path = target(ls, args, P.CMD_LOCK)
         opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-        module = optional_module("envlens.lock", "Lock Versions")
+        module = optional_module("envlens.locking.versions", "Lock Versions")
         res = resolution_of(ls, key, path)
         require_trusted(res)  # resolving may run an sdist's build backend: approval first
         op = ls.new_operation(f"envlens: locking {path.name}", res.key)

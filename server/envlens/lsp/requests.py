@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from envlens import lock, trust
+from envlens import trust
+from envlens.envs.inventory import quick_knowledge
 from envlens.errors import BadInputError, EnvlensError
+from envlens.locking import drift as lock
 from envlens.lsp import protocol as P
 from envlens.lsp.commands import CommandFailed, resolution_of, target
-from envlens.lsp.envinfo import quick_knowledge
 from envlens.lsp.server import EnvlensServer
 from envlens.resolve import Resolution
 
