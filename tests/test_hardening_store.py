@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from envlens.envs import ensure_environment, list_environments, remove_environment
+from envlens.environment import ensure_environment
+from envlens.envs.store import list_environments, remove_environment
 from envlens.errors import EnvlensError
 from envlens.resolve import resolve
 
