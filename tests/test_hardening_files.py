@@ -239,13 +239,14 @@ def test_edits_write_through_a_symlink_and_keep_the_link(
     notebook(real, ["import tinyalpha\n"])
     link = tmp_path / "analysis.ipynb"
     link.symlink_to(os.path.relpath(real, link.parent))
+    original = real.read_bytes()
     old = tmp_path / "old-contents.ipynb"
     os.link(real, old)  # a second name for the original file (inode)
     assert envlens("add", link, "tinyalpha").returncode == 0
     assert link.is_symlink() and os.readlink(link) == os.path.relpath(real, link.parent)
     assert "tinyalpha" in real.read_text(encoding="utf-8")
     # Replaced by a rename (atomic), not rewritten in place: the old inode kept the old bytes.
-    assert "tinyalpha" not in old.read_text(encoding="utf-8")
+    assert old.read_bytes() == original and real.read_bytes() != original
     old.unlink()
     proc = envlens("lock", "--trust", link)
     assert proc.returncode == 0, proc.stderr
