@@ -30,10 +30,16 @@ from packaging.utils import canonicalize_name
 
 from envlens import paths, surface
 from envlens.errors import EnvlensError, TrustKeyError, UntrustedError
-from envlens.fileio import atomic_write_text, read_text
+from envlens.fileio import FileAccessError, atomic_write_text, read_text
 from envlens.names import known_distributions, on_pypi
 from envlens.resolve import Resolution, resolve, spec_for
-from envlens.sources.notebook import Notebook, load_notebook, nested, parse_notebook
+from envlens.sources.notebook import (
+    Notebook,
+    load_notebook,
+    nested,
+    parse_notebook,
+    prune_metadata,
+)
 
 SIGNATURE_PREFIX = "hmac-sha256:"
 KEY_FILE = "trust.key"
@@ -559,6 +565,13 @@ def _signed_notebook_text(text: str, path: Path, signature: str) -> str | None:
     return nb.dumps()
 
 
+def remove_signature(nb: Notebook) -> None:
+    """Drop `metadata.envlens.trust` (and `metadata.envlens` when nothing else is in it): for a
+    notebook whose own declaration is gone, a signature would cover nothing."""
+    if nested(nb.metadata, "envlens", "trust") is not None:
+        prune_metadata(nb.metadata, ["envlens", "trust"])
+
+
 def sign_notebook_text(text: str, path: Path) -> str:
     """The notebook text with this machine's signature of its own declaration (for editor buffers).
 
@@ -592,7 +605,9 @@ def approve(
             if declaration_payload(on_disk) == declaration_payload(res):
                 signed = _signed_notebook_text(text, res.path, signature)
                 if signed is not None and signed != text:
-                    atomic_write_text(res.path, signed)
+                    # A read-only or immutable notebook stays as it is; the record above holds.
+                    with contextlib.suppress(FileAccessError):
+                        atomic_write_text(res.path, signed)
     _allow(names)
     return trust_state(res, notebook=notebook)
 

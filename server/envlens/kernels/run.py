@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from envlens.errors import BadInputError, CellExecutionError, EnvlensError
-from envlens.fileio import read_text
+from envlens.fileio import check_writable, read_text
 from envlens.kernels.cells import script_to_notebook, split_cells
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
 from envlens.kernels.runchecks import check_cell, missing_module_hint, refusal
@@ -170,6 +170,12 @@ def check_paths(path: Path, output: Path | None, inplace: bool) -> Path:
     return out
 
 
+def save_output(nb: Notebook, out: Path) -> None:
+    """`-o missing/folder/out.ipynb`: the folder is made now (checked before the run)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nb.save(out)
+
+
 def run_file(
     path: Path,
     output: Path | None = None,
@@ -190,6 +196,7 @@ def run_file(
     settings = settings or Settings.from_env()
     path = Path(path).absolute()
     out = check_paths(path, output, inplace)
+    check_writable(out, what="the output")  # an hour of cells must not end in "cannot write"
     nb, planned, res = load_for_run(path, out, settings, parameters)
     # The trust gate: nothing is installed or run from a declaration this machine has not approved
     # (UntrustedError, exit 3), unless a batch run says so (--trust / ENVLENS_TRUST=1).
@@ -214,10 +221,10 @@ def run_file(
         asyncio.run(_execute(nb, planned, target, path, report, timeout, say, res))
     except BaseException:
         if report.cells_run:  # the kernel died or the run was stopped: keep what ran
-            nb.save(out)
+            save_output(nb, out)
         raise
     report.seconds = time.perf_counter() - started
-    nb.save(out)
+    save_output(nb, out)
     return report
 
 

@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -267,13 +268,18 @@ class KernelSession:
         use_ipc = self.transport == "ipc" or (
             self.transport == "auto" and ipc_available(self._runtime_dir)
         )
+        # A fresh random key per kernel: every message is signed (jupyter-client's default is "").
+        key = secrets.token_hex(32).encode("ascii")
         if use_ipc:
             _, cfg = write_connection_file(
-                str(self._connection_file), transport="ipc", ip=str(self._runtime_dir / "k")
+                str(self._connection_file),
+                transport="ipc",
+                ip=str(self._runtime_dir / "k"),
+                key=key,
             )
         else:
             _, cfg = write_connection_file(
-                str(self._connection_file), transport="tcp", ip="127.0.0.1"
+                str(self._connection_file), transport="tcp", ip="127.0.0.1", key=key
             )
         self.connection_info = dict(cfg)
         return await self._launch_and_wait(timeout)
@@ -598,8 +604,12 @@ class KernelSession:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
 
+KERNEL_BOOT = Path(__file__).with_name("kernel_boot.py")
+
+
 def python_kernel_argv(python: Path | str) -> list[str]:
-    return [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    """ipykernel_launcher's start, without the TCP listener ipykernel opens beside IPC channels."""
+    return [str(python), str(KERNEL_BOOT), "-f", "{connection_file}"]
 
 
 def python_kernel_env(env_dir: Path | None) -> dict[str, str]:

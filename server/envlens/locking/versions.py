@@ -38,7 +38,7 @@ from envlens.errors import (
     LockError,
     ResolutionError,
 )
-from envlens.fileio import atomic_write_text, read_text
+from envlens.fileio import atomic_write_text, check_writable, read_text
 from envlens.locking.drift import declared_entry, exclude_newer_instant, lock_python, sourced_names
 from envlens.locking.read import lock_location, locked_versions, parse_lock
 from envlens.resolve import Resolution, declaration_for, resolve
@@ -448,6 +448,11 @@ class _PinnedLock:
 
 def write_lock(result: LockResult) -> None:
     """Write what `plan_lock` computed: the lock first, then the file (each atomically)."""
+    # Both or neither: a read-only script must not end up with a lock that does not match it.
+    if result.path.suffix != ".ipynb" and result.lock_changed:
+        check_writable(result.lock_path)
+    if result.file_changed:
+        check_writable(result.path)
     if result.path.suffix != ".ipynb" and result.lock_changed:
         new = not result.lock_path.exists()
         atomic_write_text(result.lock_path, result.lock_text)

@@ -25,6 +25,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from envlens.edit import PlannedEdit, apply_edit, plan_edit
 from envlens.errors import BadInputError, EnvlensError
+from envlens.fileio import os_error
 from envlens.imports import distribution_for
 from envlens.lsp import progress
 from envlens.lsp import protocol as P
@@ -58,7 +59,7 @@ def report_failure(ls: EnvlensServer, exc: EnvlensError) -> CommandFailed:
 
 
 def envlens_command(fn: Handler) -> Handler:
-    """Expected failures -> showMessage + logMessage + an LSP error with the same line."""
+    """Expected failures and OS errors -> showMessage + logMessage + an LSP error with the same line."""
 
     @functools.wraps(fn)
     async def wrapper(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
@@ -66,6 +67,8 @@ def envlens_command(fn: Handler) -> Handler:
             return await fn(ls, *args)
         except EnvlensError as exc:
             raise report_failure(ls, exc) from None
+        except OSError as exc:  # permissions, disk full...: the same one line as the CLI's
+            raise report_failure(ls, os_error(exc)) from None
 
     return wrapper
 
@@ -522,6 +525,9 @@ def register(server: EnvlensServer) -> None:
             ls.knowledge_for(a.resolution) if a is not None and a.resolution is not None else None
         )
         dist = distribution_for(module, known.import_map if known else None)
+        # The edit exists to install: a file whose declaration is not approved is left untouched
+        # (UntrustedError now, not after the notebook was rewritten). Approved stays approved.
+        lsp_trust.require_trusted(ls, path, key)
         planned, _ = await edit_declaration(ls, key, path, snap, add=[dist])
         # Resolve from the planned text: the editor's didChange may still be on its way.
         if planned.path == path and snap.is_notebook:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from envlens.errors import DeclarationError, EnvlensError
+from envlens.fileio import read_text
 from envlens.requirements import (
     check_requirement,
     is_valid,
@@ -37,8 +38,8 @@ NewDeclarationPlace = Literal["cell", "metadata"]
 def _json_line(nb: Notebook, needle: str) -> int | None:
     """1-based line of the first occurrence of a JSON string in the file, for error messages."""
     try:
-        text = nb.path.read_text(encoding="utf-8")
-    except OSError:
+        text = read_text(nb.path)
+    except EnvlensError:
         return None
     idx = text.find(needle)
     return text.count("\n", 0, idx) + 1 if idx >= 0 else None

@@ -58,7 +58,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 
 def _line_of(path: Path, needle: str) -> int | None:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     idx = text.find(needle)
     return text.count("\n", 0, idx) + 1 if idx >= 0 else None
 
@@ -190,7 +190,7 @@ def read_pixi(path: Path) -> Declaration:
 
 def read_environment_yml(path: Path) -> Declaration:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DeclarationError(
