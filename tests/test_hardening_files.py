@@ -24,6 +24,7 @@ TIMEOUT = 30  # seconds; a hang is a failure, not a stuck test run
 # The tiny test packages are names this user approved before, so `add` does not ask about them.
 pytestmark = pytest.mark.usefixtures("approved_tiny_names")
 
+
 def envlens(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*ENVLENS, *map(str, args)],
