@@ -13,6 +13,7 @@ matrix and of a job array read the same thing.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -62,7 +63,25 @@ def of_error(exc: EnvlensError, seconds: float | None = None) -> Record:
     return record
 
 
+def process_start(default: float) -> float:
+    """When this process started (wall clock), so a record's time includes Python's own start-up;
+    `default` where the system cannot say (not Linux)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # start, in ticks since boot
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return default
+    return time.time() - age if 0 <= age < 3600 else default
+
+
 def write(path: Path, record: Record, *, started: float) -> None:
-    """The record with the run's wall-clock start and end and the host, written atomically."""
-    data = {**record, "start": started, "end": time.time(), "host": socket.gethostname()}
+    """The record with the run's wall-clock start (the process's) and end and the host, written
+    atomically."""
+    data = {
+        **record,
+        "start": round(process_start(started), 3),
+        "end": round(time.time(), 3),
+        "host": socket.gethostname(),
+    }
     atomic_write_text(path, json.dumps(data, indent=1, default=str) + "\n")
