@@ -10,7 +10,8 @@ Apptainer definition): the one place that knows how bash, sbatch's `#SBATCH` lin
   backslash escapes, one line, `#` starts a comment), or None when no directive can hold it (a line
   break or another control character: the caller moves the path into the script body instead).
 - `slurm_filename`: a path for `#SBATCH --output` whose `%A`/`%a` patterns still expand.
-- `apptainer_path`: a path for a `%files` line, or None when Apptainer cannot read it back.
+- `apptainer_path`: a path for a `%files` line, or None when Apptainer cannot read it back (it reads
+  the path as a shell word: globs and `$` expand).
 """
 
 from __future__ import annotations
@@ -83,8 +84,13 @@ def slurm_filename(folder: str, pattern: str) -> str | None:
 def apptainer_path(text: str) -> str | None:
     """A path for a `%files` line (`SOURCE DESTINATION`), or None when it cannot be written there.
 
-    Apptainer splits a `%files` line on white space and reads no quotes or escapes in it, so a path
-    with white space, a quote, a backslash or a control character cannot be given there."""
-    if needs_escapes(text) or re.search(r"[\s'\"\\]", text):
+    Apptainer (pkg/build/types/parser/deffile.go, internal/pkg/build/files) splits a `%files` line
+    at white space outside double quotes, drops the quotes, and then reads the path as a shell word
+    (globs, `$`, `~`, braces, quotes and parentheses are shell syntax there): a path with a space
+    goes in double quotes; one with any other character outside letters, digits and `._-+,@%:=/`
+    cannot be given."""
+    if needs_escapes(text) or text.startswith(("-", "~")):
         return None
-    return text
+    if not all(ch in " ._-+,@%:=/" or ch.isalnum() for ch in text):
+        return None
+    return f'"{text}"' if " " in text else text
