@@ -15,7 +15,7 @@ import pytest
 from envlens.errors import BadInputError, LockError
 from envlens.export import apptainer_definition, export
 from envlens.importer import preview_import
-from envlens.lock import lock_file
+from envlens.locking.versions import lock_file
 from envlens.resolve import resolve
 
 ENVLENS = [sys.executable, "-m", "envlens"]
@@ -23,8 +23,14 @@ UV = sys.executable.replace("python", "uv")
 
 
 def envlens(*args: str) -> subprocess.CompletedProcess[str]:
+    # Approval is tested in test_trust_cli and test_fidelity; exports of approved files here.
     return subprocess.run(
-        [*ENVLENS, *args], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+        [*ENVLENS, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ENVLENS_TRUST": "1"},
     )
 
 
@@ -266,7 +272,7 @@ def test_apptainer_image_runs_the_notebook(isolated_cache: Path, tmp_path: Path)
     base = tmp_path / "base"  # the image's Python (python:3.x-slim has python and pip)
     python = header["From"].removeprefix("python:").removesuffix("-slim")
     from envlens.envs.interpreters import find_interpreter
-    from envlens.envs.uvbin import find_uv
+    from envlens.envs.uv import find_uv
 
     interpreter = find_interpreter(f"=={python}.*", uv=find_uv())  # the one the export chose
     made = subprocess.run(

@@ -55,5 +55,19 @@ def test_directive_values() -> None:
 def test_apptainer_paths() -> None:
     assert apptainer_path("/home/me/train.ipynb") == "/home/me/train.ipynb"
     assert apptainer_path("my runs/train v2.ipynb") == '"my runs/train v2.ipynb"'
-    for bad in ("a (1)", "a;b", "a|b", "a'b", "a\nb", 'a"b', "a\\b", "$(x).ipynb", "*.ipynb", "a#b", "~/x", "{a,b}", "-x"):
+    for bad in (
+        "a (1)",
+        "a;b",
+        "a|b",
+        "a'b",
+        "a\nb",
+        'a"b',
+        "a\\b",
+        "$(x).ipynb",
+        "*.ipynb",
+        "a#b",
+        "~/x",
+        "{a,b}",
+        "-x",
+    ):
         assert apptainer_path(bad) is None, bad

@@ -302,7 +302,7 @@ def test_collected_values_and_whole_error_messages(
     assert rows[1]["error_type"] == "ValueError" and rows[1]["error_message"].startswith(
         "bad alpha"
     )
-    job_id, head, *_rows = proc.stdout.splitlines()  # the job id, then the table
+    _job_id, head, *_rows = proc.stdout.splitlines()  # the job id, then the table
     header = head.split()
     assert header == ["#", "params", "status", "seconds", "score", "alpha", "never_set", "output"]
 
