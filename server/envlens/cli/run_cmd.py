@@ -104,15 +104,26 @@ def _run(args: argparse.Namespace) -> RunReport:
         parameters=parameters or None,
         collect=names,
     )
-    if os.environ.get("SLURM_JOB_ID"):
-        # Slurm ends every process of a task with it: a bytecode compile this run started in the
-        # background (it built the environment) would be cut short, and every later task on the
-        # node would start its kernel from uncompiled code. So a task waits for it.
+    if os.environ.get("SLURM_JOB_ID") and _in_slurm_cgroup():
+        # Slurm's cgroup process tracking ends every process of a task with it: a bytecode compile
+        # this run started in the background (it built the environment) would be cut short, and
+        # every later task on the node would start its kernel from uncompiled code (about 0.8 s of
+        # CPU more each). So such a task waits for it. Without a Slurm cgroup (proctrack/linuxproc,
+        # pgid) the compile outlives the task, and waiting would only hold the task's CPUs.
         from envlens.envs.uv_backend import wait_for_bytecode
         from envlens.paths import env_dir
 
         wait_for_bytecode(env_dir(report.key))
     return report
+
+
+def _in_slurm_cgroup() -> bool:
+    """Is this process in a cgroup of Slurm's (proctrack/cgroup: the task's processes end with it)?"""
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            return "slurm" in f.read()
+    except OSError:
+        return False
 
 
 def format_values(values: dict[str, Any], missing: list[str]) -> str:
