@@ -59,11 +59,12 @@ def export_cmd(args: argparse.Namespace) -> int:
     if resolution.lock_text is None:
         require_fresh_lock(resolution, settings)  # "has no lock": nothing to approve yet
     trust.require_trusted(resolution, override=trust.batch_override(args.trust))
-    text = export(resolution, args.format, settings)
-    if args.output is not None and str(args.output) == "-":
+    to_stdout = args.output is not None and str(args.output) == "-"
+    out = default_output(resolution, args.format) if to_stdout or not args.output else args.output
+    text = export(resolution, args.format, settings, output=out)
+    if to_stdout:
         sys.stdout.write(text)
         return 0
-    out = args.output or default_output(resolution, args.format)
     atomic_write_text(out, text)
     print(f"Wrote {out}", file=sys.stderr)
     return 0

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envlens.errors import BadInputError, CellExecutionError, EnvlensError
+from envlens.errors import BadInputError, CellExecutionError, EnvlensError, KernelError
 from envlens.fileio import check_writable, read_text
 from envlens.kernels.cells import script_to_notebook, split_cells
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
@@ -65,6 +65,8 @@ class RunReport:
     seconds: float = 0.0
     error: CellExecutionError | None = None
     traceback: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # `collect`: each name's value at the end
+    missing: list[str] = field(default_factory=list)  # `collect` names the run never assigned
 
     @property
     def ok(self) -> bool:
@@ -187,11 +189,13 @@ def run_file(
     trust_override: bool = False,
     locked: bool = False,
     parameters: dict[str, object] | None = None,
+    collect: Sequence[str] = (),
 ) -> RunReport:
     """Execute `path` and write the executed notebook. A failing cell does not raise: it is in
     `report.error` (and the notebook is still written); a kernel that dies or cannot start raises
     KernelError after writing what ran. An unapproved declaration raises UntrustedError unless
-    `trust_override`. `parameters` go into an injected cell after the `parameters` cell (papermill)."""
+    `trust_override`. `parameters` go into an injected cell after the `parameters` cell (papermill).
+    `collect` names variables whose values end up in `report.values` after a successful run."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
     path = Path(path).absolute()
@@ -207,6 +211,12 @@ def run_file(
 
         require_fresh_lock(res, settings, alternative="or run without --locked")
     say = progress or (lambda _msg: None)
+    if collect and res.spec.backend == "deno":
+        raise BadInputError(
+            "--collect reads Python variables; this is a Deno notebook",
+            path=path,
+            hint="Drop --collect, or write the values to a file from the notebook",
+        )
     say(f"environment {res.key}: {res.declaration.label}")
     target = kernel_target(res, settings=settings, progress=progress)
     report = RunReport(
@@ -218,7 +228,7 @@ def run_file(
         cells_total=len(planned),
     )
     try:
-        asyncio.run(_execute(nb, planned, target, path, report, timeout, say, res))
+        asyncio.run(_execute(nb, planned, target, path, report, timeout, say, res, collect))
     except BaseException:
         if report.cells_run:  # the kernel died or the run was stopped: keep what ran
             save_output(nb, out)
@@ -237,6 +247,7 @@ async def _execute(
     timeout: float | None,
     say: Callable[[str], None],
     res: Any = None,
+    collect: Sequence[str] = (),
 ) -> None:
     session: KernelSession = target.session(path)
     executed: set[int] = set()
@@ -295,6 +306,8 @@ async def _execute(
                     path, cell, str(err["ename"]), str(err["evalue"]), hint=hint
                 )
                 break
+        if collect and report.error is None:
+            await _collect(session, collect, report, path)
     finally:
         _clear_unexecuted(nb, executed)
         await session.shutdown()
@@ -310,6 +323,25 @@ def _versions(target: KernelTarget) -> dict[str, str] | None:
         return {d.name: d.version for d in installed(target.env_dir)}
     except OSError:
         return None
+
+
+async def _collect(
+    session: KernelSession, names: Sequence[str], report: RunReport, path: Path
+) -> None:
+    """The named variables' values, read in the kernel after the last cell (not saved)."""
+    from envlens.collect import collect_code, read_values
+
+    result = await session.execute(collect_code(names))
+    found = read_values(result.outputs, names)
+    if found is None:
+        err = result.error or {}
+        raise KernelError(
+            "the values to collect could not be read: "
+            f"{err.get('ename', 'no answer')}: {err.get('evalue', '')}".rstrip(": "),
+            path=path,
+            hint="Check the --collect names; the executed notebook was written",
+        )
+    report.values, report.missing = found
 
 
 def _failure(
