@@ -156,7 +156,8 @@ class Notebook:
         path: Path,
         cells: list[tuple[str, str]],
         metadata: dict[str, Any] | None = None,
-        uri: str | None = None,  # an untitled notebook's ("untitled:Untitled-1.ipynb?jupyter-notebook")
+        uri: str
+        | None = None,  # an untitled notebook's ("untitled:Untitled-1.ipynb?jupyter-notebook")
     ) -> None:
         self.client, self.rec, self.path = client, rec, path
         self.uri = uri or path.as_uri()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from lsp_helpers import Notebook, Recorder, request, start_client, wait_for
+from lsp_helpers import Notebook, plain, request, start_client, wait_for
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -58,9 +58,7 @@ class Kernel:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def kernel_session(
-    lsp_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Any:
+async def kernel_session(lsp_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Any:
     extra = tmp_path_factory.mktemp("pth-index")
     pth_wheel(extra)
     env = {**lsp_env, "UV_FIND_LINKS": f"{lsp_env['UV_FIND_LINKS']},{extra}"}
@@ -69,14 +67,10 @@ async def kernel_session(
 
     @client.feature("envlens/kernel/comm")
     def on_comm(params: Any) -> None:
-        from lsp_helpers import plain
-
         k.comms.append(plain(params))
 
     @client.feature("envlens/kernel/input")
     async def on_input(params: Any) -> dict[str, Any]:
-        from lsp_helpers import plain
-
         asked = plain(params)
         k.inputs.append(asked)
         if asked["prompt"] not in k.answers:
@@ -144,7 +138,9 @@ async def test_untitled_notebook_runs_in_its_in_memory_declaration(kernel_sessio
     started = await request(client, "envlens/kernel/start", {"uri": uri})
     assert started["key"] == res["key"]
     out = await execute(
-        client, started["sessionId"], "import os, tinyalpha\nprint(tinyalpha.__version__, os.getcwd())"
+        client,
+        started["sessionId"],
+        "import os, tinyalpha\nprint(tinyalpha.__version__, os.getcwd())",
     )
     assert out["status"] == "ok"
     assert text(out).split() == ["2.0", str(root)]  # relative paths: the workspace folder
@@ -166,7 +162,9 @@ async def test_input_and_getpass_ask_the_client_and_interrupt_stops_a_waiting_in
     assert out["status"] == "ok" and "hello Ada" in text(out)
     assert k.inputs[-1]["prompt"] == "Your name? " and k.inputs[-1]["password"] is False
     k.answers["Token: "] = "s3cret"
-    out = await execute(client, sid, 'import getpass\npw = getpass.getpass("Token: ")\nprint(len(pw))')
+    out = await execute(
+        client, sid, 'import getpass\npw = getpass.getpass("Token: ")\nprint(len(pw))'
+    )
     assert out["status"] == "ok" and text(out).strip().endswith("6")
     assert k.inputs[-1]["prompt"] == "Token: " and k.inputs[-1]["password"] is True
 
@@ -282,11 +280,17 @@ async def test_added_packages_reach_the_running_kernel_and_other_changes_need_a_
     kernel_session: Any,
 ) -> None:
     client, rec, _, root = kernel_session
-    nb = Notebook(client, rec, root / "grow.ipynb", [("code", decl("tinyalpha==1.0")), ("code", "")])
+    nb = Notebook(
+        client, rec, root / "grow.ipynb", [("code", decl("tinyalpha==1.0")), ("code", "")]
+    )
     await trust(client, nb.uri)
     started = await request(client, "envlens/kernel/start", {"uri": nb.uri})
     sid = started["sessionId"]
-    out = await execute(client, sid, "state = 41\ntry:\n    import tinypth_real\nexcept ImportError as e:\n    print(type(e).__name__)")
+    out = await execute(
+        client,
+        sid,
+        "state = 41\ntry:\n    import tinypth_real\nexcept ImportError as e:\n    print(type(e).__name__)",
+    )
     assert text(out).strip() == "ModuleNotFoundError"  # tried before: a negative cache to clear
 
     nb.set_cell(0, decl("tinyalpha==1.0", "tinyimg", "tinypth"))
