@@ -260,6 +260,53 @@ export class CodeServer {
     throw new Error(`text ${pattern} did not appear within ${timeoutMs / 1000} s`);
   }
 
+  /** The first frame (notebook outputs live in webview iframes) with an element for `selector`. */
+  async frameWith(selector, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const frame of this.page.frames()) {
+        try {
+          if ((await frame.locator(selector).count()) > 0) return frame;
+        } catch {
+          // a frame that went away
+        }
+      }
+      await sleep(300);
+    }
+    throw new Error(`no frame shows ${selector} within ${timeoutMs / 1000} s`);
+  }
+
+  /** The notebook cell whose text matches (visible editor); `run()` clicks its Execute Cell button. */
+  cell(text) {
+    const row = this.page.locator(".monaco-list-row.code-cell-row:visible", { hasText: text }).first();
+    return {
+      row,
+      status: (label) => row.locator(".cell-status-item", { hasText: label }),
+      run: async () => {
+        await row.hover();
+        await row.locator(".run-button-container .action-label").first().click();
+      },
+      /** Replaces the cell's text (insertText: no auto-closed brackets or quotes). */
+      setText: async (value) => {
+        await row.locator(".monaco-editor .view-lines").first().click();
+        await this.page.keyboard.press("Control+A");
+        await this.page.keyboard.insertText(value);
+      },
+    };
+  }
+
+  /** A modal dialog whose text matches; clicks `button` when given. */
+  async answerDialog(textPattern, button, timeoutMs = 60_000) {
+    const dialog = this.page.locator(".monaco-dialog-box", { hasText: textPattern });
+    await dialog.waitFor({ timeout: timeoutMs });
+    const text = await dialog.innerText();
+    if (button) {
+      await dialog.locator(".monaco-button", { hasText: button }).first().click();
+      await dialog.waitFor({ state: "hidden", timeout: 10_000 });
+    }
+    return text;
+  }
+
   async stop() {
     try {
       await this.browser?.close();
