@@ -118,7 +118,9 @@ def widget_wheels() -> Path:
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if proc.returncode != 0:
-                raise RuntimeError(f"downloading {WIDGET_PACKAGES} failed:\n{proc.stdout}{proc.stderr}")
+                raise RuntimeError(
+                    f"downloading {WIDGET_PACKAGES} failed:\n{proc.stdout}{proc.stderr}"
+                )
         done.write_text("ok\n")
     return target
 

@@ -130,7 +130,7 @@ export class CodeServer {
     this.page = await this.browser.newPage({ viewport: { width: 1500, height: 950 } });
     this.consoleErrors = [];
     this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
-    await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
+    await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`, { timeout: 180_000 });
     await this.page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
     await this.page.locator(".statusbar").waitFor({ timeout: 60_000 });
   }
