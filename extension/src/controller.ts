@@ -379,7 +379,8 @@ export class EnvlensController implements vscode.Disposable {
     const id = cell.document.uri.toString();
     this.ranIn.set(id, key);
     this.changed.fire(nb);
-    if (nb.isUntitled) return;
+    // Untitled notebooks and a script's outputs notebook: nothing of the user's to annotate.
+    if (nb.isUntitled || this.sourceOf.has(this.keyOf(nb))) return;
     // VS Code's ipynb serializer updates a cell's metadata after an execution (execution_count)
     // from a copy taken before our edit, which can drop it: write it again until it stays.
     for (const delay of [0, 300, 1000, 3000]) {

@@ -76,6 +76,7 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   private readonly outputs = new Map<string, vscode.NotebookDocument>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly files = new MemoryFiles();
+  private saving: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly controller: EnvlensController,
@@ -86,6 +87,15 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       vscode.languages.registerCodeLensProvider({ language: "python", scheme: "file" }, this),
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         for (const [k, v] of this.outputs) if (v === nb) this.outputs.delete(k);
+      }),
+      // Whatever changes it (a run, VS Code's own execution-count update after one): saved into
+      // memory shortly after, so it is never left dirty.
+      vscode.workspace.onDidChangeNotebookDocument((e) => {
+        if (e.notebook.uri.scheme !== OUTPUTS_SCHEME) return;
+        clearTimeout(this.saving);
+        this.saving = setTimeout(() => {
+          if (!e.notebook.isClosed && e.notebook.isDirty) void e.notebook.save();
+        }, 300);
       }),
     );
   }
@@ -153,6 +163,7 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   }
 
   dispose(): void {
+    clearTimeout(this.saving);
     this.disposables.forEach((d) => d.dispose());
   }
 }
