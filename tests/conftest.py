@@ -233,6 +233,12 @@ def offline_index(
 
 
 @pytest.fixture(scope="session")
+def wheel_maker() -> object:
+    """`make_wheel`, for test modules (a subfolder's conftest shadows this module's name)."""
+    return make_wheel
+
+
+@pytest.fixture(scope="session")
 def slow_sdist_maker() -> object:
     """`make_slow_sdist` for fixtures in subfolders (their own conftest shadows this module's name)."""
     return make_slow_sdist

@@ -11,7 +11,8 @@ import pytest
 
 from envlens.convert import convert
 from envlens.errors import BadInputError
-from envlens.lock import lock_file, lock_state
+from envlens.locking.drift import lock_state
+from envlens.locking.versions import lock_file
 from envlens.resolve import resolve
 from envlens.sources.lockfile import NOTEBOOK_LOCK_KEY
 from test_lock import notebook_with_block

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +12,21 @@ import pytest
 from envlens.errors import BadInputError, LockError
 from envlens.export import export
 from envlens.importer import preview_import
-from envlens.lock import lock_file
+from envlens.locking.versions import lock_file
 from envlens.resolve import resolve
 
 ENVLENS = [sys.executable, "-m", "envlens"]
 
 
 def envlens(*args: str) -> subprocess.CompletedProcess[str]:
+    # Approval is tested in test_trust_cli and test_fidelity; exports of approved files here.
     return subprocess.run(
-        [*ENVLENS, *args], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+        [*ENVLENS, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ENVLENS_TRUST": "1"},
     )
 
 

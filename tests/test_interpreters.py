@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from envlens.envs import interpreters
 from envlens.envs.interpreters import Interpreter, choose, discover
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 from envlens.errors import PythonNotFoundError, UvNotFoundError
 from envlens.settings import Settings
 

@@ -10,20 +10,14 @@ from typing import Any
 
 import pytest
 
-from envlens.envs import ensure_environment
-from envlens.envs.from_lock import locked_requirements
+from envlens.environment import ensure_environment
 from envlens.envs.inventory import installed
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 from envlens.errors import BadInputError, LockError
-from envlens.lock import (
-    _pin_map,
-    _released,
-    drift,
-    lock_file,
-    lock_state,
-    parse_lock,
-    require_fresh_lock,
-)
+from envlens.locking.drift import drift, lock_state, require_fresh_lock
+from envlens.locking.export import uv_export
+from envlens.locking.read import parse_lock
+from envlens.locking.versions import _pin_map, _released, lock_file
 from envlens.resolve import resolve
 from envlens.sources.lockfile import NOTEBOOK_LOCK_KEY
 
@@ -232,9 +226,9 @@ def test_frozen_rebuild_gives_the_locked_versions(
     assert first.versions == {"tinyalpha": "1.0", "tinybeta": "1.0"}
     # A newer tinyalpha appears; tinyalpha is not declared, so only the lock holds it at 1.0.
     shutil.copy(tiny_index / "tinyalpha-2.0-py3-none-any.whl", own_index)
-    req = locked_requirements(resolve(script))
+    req = uv_export(resolve(script), hashes=False)
     # Local wheels carry no hashes in uv's lock; PyPI's do (tests/test_export.py checks those).
-    assert req.read_text().splitlines()[0] == "tinyalpha==1.0"
+    assert req.splitlines()[0] == "tinyalpha==1.0"
     res = resolve(script)
     assert res.spec.lock_hash is not None
     env = ensure_environment(res).env_dir
@@ -296,7 +290,7 @@ def test_corrupt_lock_is_a_clear_error_and_nothing_is_written(
     assert lock.read_text().startswith("version = 1\n")
     assert lock_state(resolve(script)) == "stale"
     with pytest.raises(LockError):
-        locked_requirements(resolve(script))
+        require_fresh_lock(resolve(script))
 
 
 def test_lock_for_another_declaration_is_refused(
@@ -314,7 +308,7 @@ def test_lock_for_another_declaration_is_refused(
         "tinyimg is in the lock but no longer declared",
     }
     with pytest.raises(LockError, match="out of date"):
-        locked_requirements(res)
+        require_fresh_lock(res)
     with pytest.raises(LockError, match="out of date"):
         require_fresh_lock(res)
     # Building still works, from the declaration (the editor shows "Lock is out of date").

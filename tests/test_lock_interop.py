@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from envlens.envs import ensure_environment
+from envlens.environment import ensure_environment
 from envlens.envs.inventory import installed
-from envlens.lock import lock_file, lock_state, parse_lock
+from envlens.locking.drift import lock_state
+from envlens.locking.read import parse_lock
+from envlens.locking.versions import lock_file
 from envlens.resolve import resolve
 from envlens.sources.lockfile import NOTEBOOK_LOCK_KEY
 from test_lock import notebook_with_block

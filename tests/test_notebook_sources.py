@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from envlens.edit import apply_edit, plan_edit
+from envlens.envs.interpreters import new_declaration_python
 from envlens.errors import DeclarationError, NotebookFormatError, UnknownRuntimeError
 from envlens.resolve import resolve
 from envlens.settings import Settings
@@ -209,7 +210,10 @@ def test_new_declaration_in_metadata_when_asked(tmp_path: Path) -> None:
     p = write_nb(tmp_path, notebook([code("import numpy")]))
     apply_edit(plan_edit(p, add=["numpy"], settings=Settings(new_notebook_declaration="metadata")))
     data = json.loads(p.read_text())
-    assert data["metadata"]["uv"] == {"dependencies": ["numpy"]}
+    # A new declaration names the Python it builds with, as `uv init --script` writes it.
+    python = new_declaration_python()
+    assert python is not None and python.startswith(">=3.")
+    assert data["metadata"]["uv"] == {"dependencies": ["numpy"], "requires-python": python}
     assert len(data["cells"]) == 1
 
 

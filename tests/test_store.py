@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from envlens import paths
-from envlens.envs import ensure_environment, list_environments, remove_environment
+from envlens.environment import ensure_environment
 from envlens.envs.interpreters import discover
 from envlens.envs.inventory import installed, packages_distributions, python_version
-from envlens.envs.uv_backend import site_packages_dirs, wait_for_bytecode
-from envlens.envs.uvbin import find_uv
+from envlens.envs.store import list_environments, remove_environment
+from envlens.envs.uv import find_uv
+from envlens.envs.uv_backend import wait_for_bytecode
 from envlens.errors import BadInputError, PythonNotFoundError, ResolutionError
+from envlens.paths import site_packages_dirs
 from envlens.resolve import resolve
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from envlens.envs import ensure_environment
+from envlens.environment import ensure_environment
 from envlens.envs.inventory import installed
-from envlens.envs.uvbin import find_uv
+from envlens.envs.uv import find_uv
 from envlens.errors import BuildError
 from envlens.resolve import resolve
 

@@ -16,7 +16,9 @@ import psutil
 import pytest
 
 from envlens import paths
-from envlens.envs import BuildCancelledError, EnvInfo, ensure_environment
+from envlens.environment import ensure_environment
+from envlens.envs.record import EnvInfo
+from envlens.errors import BuildCancelledError
 from envlens.resolve import resolve
 
 pytestmark = pytest.mark.slow
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.slow
 BUILD = (
     "import sys\n"
     "from envlens.resolve import resolve\n"
-    "from envlens.envs import ensure_environment\n"
+    "from envlens.environment import ensure_environment\n"
     "info = ensure_environment(resolve(sys.argv[1]))\n"
     "print(info.reused, info.env_dir)\n"
 )
@@ -217,7 +219,7 @@ def test_cache_hit_takes_no_lock(offline_index: Path, tmp_path: Path, write_scri
     # Another process holds the key's lock (a build or a removal elsewhere): a hit is still instant.
     from filelock import FileLock
 
-    from envlens.envs.store import lock_path
+    from envlens.envs.record import lock_path
 
     with FileLock(str(lock_path(resolve(script).key))):
         info = ensure_environment(resolve(script))

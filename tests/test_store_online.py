@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from envlens.envs import ensure_environment
+from envlens.environment import ensure_environment
 from envlens.resolve import resolve
 
 pytestmark = [pytest.mark.pypi, pytest.mark.slow]

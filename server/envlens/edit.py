@@ -13,6 +13,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import Array
 
+from envlens.envs.interpreters import new_declaration_python
 from envlens.errors import DeclarationError
 from envlens.fileio import atomic_write_text, read_text
 from envlens.requirements import parse_requirement, requirement_name
@@ -91,6 +92,9 @@ def plan_edit(
             path=decl.path,
             hint=f"Add them to {decl.path.name if decl.path else 'that file'} by hand",
         )
+    # A declaration envlens creates names the Python it builds with, as `uv init --script` does:
+    # a lock of it then covers that Python and newer, not Pythons the packages may not support.
+    default_python = new_declaration_python(settings) if decl.kind == "none" and add else None
     if nb is not None:
         nb2 = Notebook(path=nb.path, data=copy.deepcopy(nb.data), style=nb.style)
         edit_notebook_declaration(
@@ -100,10 +104,17 @@ def plan_edit(
             requires_python=requires_python,
             replace=replace,
             new_place=settings.new_notebook_declaration,
+            default_requires_python=default_python,
         )
         return PlannedEdit(path, old, nb2.dumps())
     new = pep723.edit_script_text(
-        old, path, add=add, remove=remove, requires_python=requires_python, replace=replace
+        old,
+        path,
+        add=add,
+        remove=remove,
+        requires_python=requires_python,
+        replace=replace,
+        default_requires_python=default_python,
     )
     return PlannedEdit(path, old, new)
 

@@ -111,6 +111,14 @@ class BuildError(EnvlensError):
     """Building the environment failed for another reason (killed, disk, network)."""
 
 
+class BuildCancelledError(BuildError):
+    """The build was cancelled (by the user or the editor); nothing was left behind."""
+
+
+class TrustKeyError(EnvlensError):
+    """The machine's trust key cannot be used (wrong permissions, wrong size, unreadable)."""
+
+
 class LockError(EnvlensError):
     """The lock is missing, corrupt, for another declaration, or out of date."""
 

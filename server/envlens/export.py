@@ -9,16 +9,17 @@ file's lock kept as the preference, so no locked version moves) so it is hash-ch
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from envlens.envs.from_lock import checked_lock, uv_export
-from envlens.envs.runner import run, tool_env
+from envlens.envs.uv import Uv, declaration_script, find_uv, script_workspace
+from envlens.envs.uv import version as uv_version
 from envlens.errors import LockError
+from envlens.locking.drift import require_fresh_lock
+from envlens.locking.export import uv_export
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
@@ -59,40 +60,22 @@ def export_pylock(resolution: Resolution, settings: Settings | None = None) -> s
 def kernel_requirements(resolution: Resolution, settings: Settings | None = None) -> str:
     """The lock's requirements plus ipykernel, all hashed: the declaration and ipykernel are
     locked together, starting from the file's lock (offline first), so its versions stay."""
-    from envlens.envs.uvbin import find_uv
-    from envlens.lock import (
-        declaration_script,
-        lock_failure,
-        lock_workspace,
-        parse_lock,
-    )
+    from envlens.locking.read import parse_lock
+    from envlens.locking.versions import lock_failure
     from envlens.sources import pep723
 
-    lock_text = checked_lock(resolution, settings)
+    lock_text = require_fresh_lock(resolution, settings)
     declared = {canonicalize_name(Requirement(r).name) for r in resolution.declaration.requirements}
     if KERNEL_PACKAGE in declared:
         return uv_export(resolution, settings=settings)
     script = pep723.edit_script_text(
         declaration_script(resolution), resolution.path, add=[KERNEL_PACKAGE]
     )
-    uv = find_uv(settings)
-    with lock_workspace(resolution, script, lock_text) as ws:
-        logs: list[str] = []
-        res = run(
-            [uv, "lock", "--script", ws.script, "--offline", "--no-python-downloads"],
-            cwd=ws.script.parent,
-            env=tool_env(),
-        )
-        logs.append(res.log())
+    uv = Uv.find(settings)
+    with script_workspace(resolution, script, lock_text) as ws:
+        res = uv.lock_script(ws.script, offline_first=True)
         if not res.ok:
-            res = run(
-                [uv, "lock", "--script", ws.script, "--no-python-downloads"],
-                cwd=ws.script.parent,
-                env=tool_env(),
-            )
-            logs.append(res.log())
-            if not res.ok:
-                raise lock_failure(res, resolution, logs)
+            raise lock_failure(res, resolution, uv.log())
         before = parse_lock(lock_text).versions()
         after = parse_lock(ws.lock.read_text(encoding="utf-8")).versions()
         moved = [n for n, v in before.items() if after.get(n) not in (None, v)]
@@ -100,38 +83,18 @@ def kernel_requirements(resolution: Resolution, settings: Settings | None = None
             raise LockError(
                 f"ipykernel cannot be added without changing locked versions of {', '.join(moved)}",
                 path=resolution.path,
-                hint="Add ipykernel to the declaration and run Lock Versions again",
+                hint=f"Add ipykernel to the declaration and run `envlens lock {resolution.path.name}` again",
             )
-        exp = run(
-            [
-                uv,
-                "export",
-                "--script",
-                ws.script,
-                "--frozen",
-                "--no-header",
-                "--no-python-downloads",
-            ],
-            cwd=ws.script.parent,
-            env=tool_env(),
-        )
-        if not exp.ok:
-            raise lock_failure(exp, resolution, [*logs, exp.log()])
-        return exp.stdout
+        return uv.export_script(ws.script, resolution, fmt="requirements.txt")
 
 
 def _uv_version(settings: Settings | None) -> str | None:
-    from envlens.envs.uvbin import find_uv
-
-    res = run([find_uv(settings), "--version"], env=tool_env())
-    m = re.search(r"uv (\d+\.\d+\.\d+)", res.stdout)
-    return m.group(1) if m else None
+    return uv_version(find_uv(settings))
 
 
 def _python_version(resolution: Resolution, settings: Settings | None) -> str:
     """The Python minor version the environment uses here (the container's base image)."""
     from envlens.envs.interpreters import find_interpreter
-    from envlens.envs.uvbin import find_uv
 
     try:
         return find_interpreter(

@@ -19,7 +19,6 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envlens.edit import PlannedEdit, plan_edit
-from envlens.envs.runner import run, tool_env
 from envlens.errors import BadInputError
 from envlens.fileio import read_text
 from envlens.resolve import resolve
@@ -198,16 +197,14 @@ def _on_pypi(reqs: list[str], settings: Settings | None) -> list[tuple[bool, str
     """For each requirement alone: does uv find it on the index? (offline first)"""
     if not reqs:
         return []
-    from envlens.envs.uvbin import find_uv
-
-    uv = find_uv(settings)
+    from envlens.envs.uv import Uv, cause
 
     def one(req: str) -> tuple[bool, str]:
         with tempfile.TemporaryDirectory(prefix="envlens-import-") as tmp:
             infile = Path(tmp) / "requirements.in"
             infile.write_text(req + "\n", encoding="utf-8")
-            base: list[str | Path] = [
-                uv,
+            uv = Uv.find(settings)
+            args: list[str | Path] = [
                 "pip",
                 "compile",
                 infile,
@@ -216,9 +213,7 @@ def _on_pypi(reqs: list[str], settings: Settings | None) -> list[tuple[bool, str
                 "--no-header",
                 "--no-python-downloads",
             ]
-            res = run([*base, "--offline"], cwd=Path(tmp), env=tool_env())
-            if not res.ok:
-                res = run(base, cwd=Path(tmp), env=tool_env())
+            res = uv.call(args, cwd=Path(tmp), offline_first=True)
             if res.ok:
                 return True, ""
             err = res.stderr
@@ -226,9 +221,7 @@ def _on_pypi(reqs: list[str], settings: Settings | None) -> list[tuple[bool, str
                 return False, "not on PyPI under that name"
             if re.search(r"there is no version of|only .* available", err):
                 return False, f"no version matching {req} on PyPI"
-            from envlens.envs.uv_backend import _cause
-
-            return False, f"uv could not resolve it from PyPI ({_cause(err) or 'no message'})"
+            return False, f"uv could not resolve it from PyPI ({cause(err) or 'no message'})"
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(one, reqs))

@@ -250,7 +250,7 @@ def prepare_checks(
     _nb, _planned, res = load_for_run(path, out, settings, None)
     require_trusted(res, override=trust_override)
     if locked:
-        from envlens.lock import require_fresh_lock
+        from envlens.locking.drift import require_fresh_lock
 
         require_fresh_lock(res, settings)
     return res

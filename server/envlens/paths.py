@@ -32,3 +32,10 @@ def ready_file(env: Path) -> Path:
 
 def env_python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def site_packages_dirs(env: Path) -> list[Path]:
+    """The environment's site-packages folders (one, in practice)."""
+    if os.name == "nt":
+        return [p for p in [env / "Lib" / "site-packages"] if p.is_dir()]
+    return sorted(p for p in (env / "lib").glob("python*/site-packages") if p.is_dir())

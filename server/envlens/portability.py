@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import tomlkit
 from packaging.utils import canonicalize_name
 
-from envlens.envs.runner import RunResult, run, tool_env
+from envlens.envs.runner import RunResult
+from envlens.envs.uv import Uv, cause
 from envlens.errors import BadInputError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -141,13 +143,13 @@ def parse_pythons(
 
 
 def _input_requirements(
-    resolution: Resolution, settings: Settings | None, uv: Path
+    resolution: Resolution, settings: Settings | None, uv: Uv
 ) -> tuple[str, str]:
     """What to resolve: the lock's exact versions when it is fresh, else the declaration."""
-    from envlens.lock import lock_state
+    from envlens.locking.drift import lock_state
 
     if resolution.lock_text is not None and lock_state(resolution, settings) == "fresh":
-        from envlens.envs.from_lock import uv_export
+        from envlens.locking.export import uv_export
 
         text = uv_export(resolution, settings=settings, uv=uv, hashes=False)
         return text, "lock"
@@ -194,19 +196,29 @@ def _friendly_tags(tags: str) -> str:
 
 
 def _cause_line(stderr: str) -> str:
-    from envlens.envs.uv_backend import _cause
-
-    return _cause(stderr) or stderr.strip().splitlines()[-1] if stderr.strip() else "uv failed"
+    return cause(stderr) or stderr.strip().splitlines()[-1] if stderr.strip() else "uv failed"
 
 
 class _Checker:
-    def __init__(self, uv: Path, reqs: str, workdir: Path, cancel: threading.Event | None) -> None:
+    """`uv pip compile` of the requirements for one target at a time, with the declaration's own
+    [tool.uv] settings as uv's config file (indexes, find-links, exclude-newer, constraints...)."""
+
+    def __init__(
+        self,
+        uv: Uv,
+        reqs: str,
+        workdir: Path,
+        settings: dict[str, Any],
+        cwd: Path,
+    ) -> None:
         self.uv = uv
         self.reqs = reqs
         self.workdir = workdir
-        self.cancel = cancel
+        self.cwd = cwd  # relative paths in the settings resolve here (the declaring file's folder)
         self.infile = workdir / "requirements.in"
         self.infile.write_text(reqs, encoding="utf-8")
+        self.config = workdir / "uv.toml"
+        self.config.write_text(tomlkit.dumps(settings), encoding="utf-8")
 
     def compile(
         self,
@@ -218,10 +230,11 @@ class _Checker:
         binary_packages: list[str] | None = None,
     ) -> RunResult:
         args: list[str | Path] = [
-            self.uv,
             "pip",
             "compile",
             self.infile,
+            "--config-file",
+            self.config,
             "--python-platform",
             PLATFORMS[platform],
             "--python-version",
@@ -237,7 +250,23 @@ class _Checker:
             args += ["--only-binary", name]
         if offline:
             args.append("--offline")
-        return run(args, cwd=self.workdir, env=tool_env(), cancel=self.cancel)
+        return self.uv.call(args, cwd=self.cwd)
+
+
+# [tool.uv] keys that `uv pip compile` cannot read from a config file (they belong to a project).
+_PROJECT_ONLY = ("sources",)
+
+
+def check_settings(resolution: Resolution) -> tuple[dict[str, Any], list[str]]:
+    """The declaration's [tool.uv] settings the check hands uv, and a note for each it cannot."""
+    settings = resolution.declaration.settings()
+    notes = [
+        f"[tool.uv] {key} is not part of the check: uv resolves it only when it builds the "
+        "environment, so packages from it are checked as they are built there"
+        for key in _PROJECT_ONLY
+        if key in settings
+    ]
+    return {k: v for k, v in settings.items() if k not in _PROJECT_ONLY}, notes
 
 
 def _versions(stdout: str) -> dict[str, str]:
@@ -255,11 +284,9 @@ def check(
     """Per (platform, Python): works, builds from source, or fails with one line per package."""
     import tempfile
 
-    from envlens.envs.uvbin import find_uv
-
     platforms = parse_platforms(targets)
-    uv = find_uv(settings)
-    versions = parse_pythons(pythons, resolution, uv, settings)
+    uv = Uv.find(settings, cancel=cancel)
+    versions = parse_pythons(pythons, resolution, uv.path, settings)
     if resolution.spec.backend not in ("uv",) or resolution.runtime != "python":
         raise BadInputError(
             f"the portability check reads PyPI declarations; this file uses {resolution.declaration.label}",
@@ -267,8 +294,10 @@ def check(
             hint="Declare the dependencies in a '# /// script' block",
         )
     reqs, _source = _input_requirements(resolution, settings, uv)
+    uv_settings, _notes = check_settings(resolution)
+    anchor = resolution.declaration.anchor
     with tempfile.TemporaryDirectory(prefix="envlens-check-") as tmp:
-        checker = _Checker(uv, reqs, Path(tmp), cancel)
+        checker = _Checker(uv, reqs, Path(tmp), uv_settings, Path(anchor) if anchor else Path(tmp))
         combos = [(p, v) for v in versions for p in platforms]
         with ThreadPoolExecutor(max_workers=4) as pool:
             firsts = list(pool.map(lambda c: checker.compile(c[0], c[1], only_binary=True), combos))
@@ -375,7 +404,6 @@ def _has_wheels_elsewhere(
 
     def one(target: tuple[str, str]) -> bool:
         args: list[str | Path] = [
-            checker.uv,
             "pip",
             "compile",
             probe_dir / "requirements.in",
@@ -386,10 +414,12 @@ def _has_wheels_elsewhere(
             target[1],
             "--only-binary",
             ":all:",
+            "--config-file",
+            checker.config,
             "--quiet",
             "--no-python-downloads",
         ]
-        return run(args, cwd=probe_dir, env=tool_env(), cancel=checker.cancel).ok
+        return checker.uv.call(args, cwd=checker.cwd).ok
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return any(pool.map(one, probes))

@@ -34,6 +34,15 @@ def _normalised(text: str) -> tuple[str, str]:
     return str(req), req.name
 
 
+def is_valid(text: str) -> bool:
+    """A PEP 508 requirement? (cached: checking costs ~20 us and declarations are read per keystroke)"""
+    try:
+        _normalised(text)
+    except InvalidRequirement:
+        return False
+    return True
+
+
 def check_requirement(text: str, *, path: Path | None = None, line: int | None = None) -> None:
     """Raise InvalidRequirementError (naming file and line) unless `text` is a PEP 508 requirement."""
     try:

@@ -69,6 +69,8 @@ class Resolution:
             "condaPackages": list(self.spec.conda_packages),
             "channels": list(self.spec.channels),
             "requiresPython": self.spec.requires_python,
+            "uvSettings": self.declaration.settings(),
+            "ignored": list(self.declaration.ignored),
             "locked": self.lock_text is not None,
             "lockHash": self.spec.lock_hash,
             "key": self.key,
@@ -89,9 +91,8 @@ def spec_for(decl: Declaration, runtime: Runtime, lock_text: str | None) -> EnvS
             requires_python=decl.requires_python,
             project_dir=str(decl.path.parent),
         )
-    conda = decl.kind in ("notebook-conda", "pixi", "environment-yml")
     return EnvSpec(
-        backend="conda" if conda else "uv",
+        backend="conda" if decl.conda else "uv",
         requirements=reqs,
         requires_python=decl.requires_python,
         channels=decl.channels,
@@ -99,6 +100,8 @@ def spec_for(decl: Declaration, runtime: Runtime, lock_text: str | None) -> EnvS
         index_url=decl.index_url,
         extra_index_urls=decl.extra_index_urls,
         lock_hash=lock_hash(lock_text) if lock_text and decl.inline else None,
+        uv_settings=decl.uv_settings,
+        anchor=decl.anchor,
     )
 
 
@@ -117,20 +120,7 @@ def declaration_for(
         nb = None
         if text is None:
             text = read_text(path)
-        block = pep723.find_script_block(text, path)
-        if block is not None:
-            meta = pep723.read_metadata(block, path)
-            decl = Declaration(
-                kind="pep723",
-                path=path,
-                requirements=meta.dependencies,
-                requires_python=meta.requires_python,
-                index_url=meta.index_url,
-                extra_index_urls=meta.extra_index_urls,
-                exclude_newer=meta.exclude_newer,
-                start_line=block.start_line,
-                end_line=block.end_line,
-            )
+        decl = pep723.declaration(text, path)
     if decl is None and runtime == "python":
         project = find_project_file(path.parent)
         if project is not None:

@@ -97,7 +97,7 @@ def envlens_executable() -> list[str]:
 
 def check_locked(path: Path) -> tuple[str, str]:
     """The file's env key and its lock, or LockError saying how to lock it."""
-    from envlens.lock import require_fresh_lock
+    from envlens.locking.drift import require_fresh_lock
     from envlens.resolve import resolve
     from envlens.settings import Settings
 

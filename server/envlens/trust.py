@@ -28,7 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envlens import paths
-from envlens.errors import EnvlensError, UntrustedError
+from envlens.errors import EnvlensError, TrustKeyError, UntrustedError
 from envlens.fileio import atomic_write_text, read_text
 from envlens.resolve import Resolution, resolve, spec_for
 from envlens.sources.notebook import Notebook, load_notebook, nested, parse_notebook
@@ -52,10 +52,6 @@ Status = Literal[
     "unsigned",  # never approved here
     "changed",  # a signature or approval exists but not for this declaration, or from another key
 ]
-
-
-class TrustKeyError(EnvlensError):
-    """The machine's trust key cannot be used (wrong permissions, wrong size, unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +169,7 @@ def declaration_payload(res: Resolution) -> dict[str, Any]:
     change what was approved.
     """
     spec = spec_for(res.declaration, res.runtime, res.lock_text)
-    return {
+    payload: dict[str, Any] = {
         "v": 1,
         "runtime": spec.runtime,
         "backend": spec.backend,
@@ -189,6 +185,16 @@ def declaration_payload(res: Resolution) -> dict[str, Any]:
         if res.lock_text is not None
         else None,
     }
+    # Every [tool.uv] setting decides what is installed or run while resolving (sources, indexes,
+    # find-links, constraints...), and so is approved with the rest; where the settings name
+    # relative paths, so is the folder they point into. Absent, the payload is as before (so
+    # approvals of plain declarations stay valid).
+    decl = res.declaration
+    if decl.uv_settings is not None:
+        payload["uv_settings"] = decl.uv_settings
+    if decl.anchor is not None:
+        payload["anchor"] = decl.anchor
+    return payload
 
 
 def canonical_json(data: Any) -> bytes:
@@ -372,9 +378,67 @@ def _names(res: Resolution) -> tuple[list[str], list[str], list[Flag]]:
             base = base.split(sep)[0]
         if base:
             names.append(canonicalize_name(base))
-    for url in ([spec.index_url] if spec.index_url else []) + list(spec.extra_index_urls):
-        flags.append(Flag("*", "source", f"packages may come from the index {url}"))
+    flags += source_flags(res)
     return shown, names, flags
+
+
+def _where(value: str, anchor: Path) -> str:
+    """A path or URL as the user should read it: relative paths resolved as uv resolves them."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str((anchor / value).resolve())
+
+
+def source_flags(res: Resolution) -> list[Flag]:
+    """Where packages may come from besides the package index, from the declaration's [tool.uv]:
+    sources (path, git, url, index), indexes, find-links. Each is shown and approved."""
+    decl = res.declaration
+    settings = decl.settings()
+    anchor = Path(decl.anchor) if decl.anchor else (decl.path or res.path).parent
+    flags: list[Flag] = []
+    named: dict[str, str] = {}
+    for index in settings.get("index", []):
+        if isinstance(index, dict) and isinstance(index.get("url"), str):
+            url = _where(index["url"], anchor)
+            if isinstance(index.get("name"), str):
+                named[index["name"]] = url
+            only = " (only for packages that name it)" if index.get("explicit") else ""
+            flags.append(Flag("*", "source", f"packages may come from the index {url}{only}"))
+    urls = settings.get("index-url")
+    for url in ([urls] if isinstance(urls, str) else []) + [
+        u for u in settings.get("extra-index-url", []) if isinstance(u, str)
+    ]:
+        flags.append(Flag("*", "source", f"packages may come from the index {_where(url, anchor)}"))
+    for link in settings.get("find-links", []):
+        if isinstance(link, str):
+            flags.append(Flag("*", "source", f"packages may come from {_where(link, anchor)}"))
+    sources = settings.get("sources", {})
+    for name, entry in sources.items() if isinstance(sources, dict) else ():
+        for one in entry if isinstance(entry, list) else [entry]:
+            if not isinstance(one, dict):
+                continue
+            canon = canonicalize_name(str(name))
+            if isinstance(one.get("path"), str):
+                how = "editable, " if one.get("editable") else ""
+                detail = f"from path {_where(one['path'], anchor)} ({how}its build backend runs)"
+            elif isinstance(one.get("git"), str):
+                ref = next(
+                    (
+                        f" {k} {one[k]}"
+                        for k in ("rev", "tag", "branch")
+                        if isinstance(one.get(k), str)
+                    ),
+                    "",
+                )
+                detail = f"from git {one['git']}{ref} (its build backend runs)"
+            elif isinstance(one.get("url"), str):
+                detail = f"from {one['url']}"
+            elif isinstance(one.get("index"), str):
+                detail = f"from index {named.get(one['index'], one['index'])}"
+            else:
+                detail = "from a source given in [tool.uv.sources]"
+            flags.append(Flag(canon, "source", detail))
+    return flags
 
 
 def package_flags(names: list[str], allowed: set[str] | None = None) -> list[Flag]:
@@ -405,10 +469,13 @@ def _notebook_signature(res: Resolution, notebook: Notebook | None) -> object:
     return nested(nb.metadata, "envlens", "trust")
 
 
-def trust_state(res: Resolution, *, notebook: Notebook | None = None) -> TrustState:
+def trust_state(
+    res: Resolution, *, notebook: Notebook | None = None, with_flags: bool = True
+) -> TrustState:
     """Whether this machine approved what `res` would install, and what to show when it did not.
 
     `notebook` is the notebook as open in an editor, when that differs from the file on disk.
+    `with_flags=False` when only the answer matters (the look-alike check costs time per name).
     """
     kind = res.declaration.kind
     if kind == "none" or res.runtime == "deno":  # Deno kernels install nothing from a declaration
@@ -416,7 +483,8 @@ def trust_state(res: Resolution, *, notebook: Notebook | None = None) -> TrustSt
             True, "nothing declared: only ipykernel is installed", [], [], "nothing-declared"
         )
     shown, names, flags = _names(res)
-    flags = flags + package_flags(names)
+    if with_flags:
+        flags = flags + package_flags(names)
     if kind in PROJECT_KINDS:
         where = res.declaration.path or res.path
         return TrustState(
@@ -505,7 +573,11 @@ def resign_if_trusted(
     open in an editor (the approval is then recorded on this machine only). Returns True when the
     new declaration is trusted.
     """
-    was_trusted = before.trusted if isinstance(before, TrustState) else trust_state(before).trusted
+    was_trusted = (
+        before.trusted
+        if isinstance(before, TrustState)
+        else trust_state(before, with_flags=False).trusted
+    )
     if not was_trusted:
         return False
     if after is None:
@@ -514,7 +586,7 @@ def resign_if_trusted(
                 raise TypeError("resign_if_trusted needs after_path or after")
             after_path = before.path
         after = resolve(after_path)
-    if trust_state(after).trusted:
+    if trust_state(after, with_flags=False).trusted:
         return True
     approve(after, write_file=write_file)
     return True
@@ -523,7 +595,7 @@ def resign_if_trusted(
 def is_trusted(res: Resolution) -> bool:
     """For status displays (EnvironmentInfo.trusted); a broken key counts as not trusted."""
     try:
-        return trust_state(res).trusted
+        return trust_state(res, with_flags=False).trusted
     except EnvlensError:
         return False
 
@@ -551,6 +623,8 @@ def require_trusted(
     res: Resolution, *, override: bool = False, notebook: Notebook | None = None
 ) -> TrustState:
     """The gate: raise UntrustedError (exit code 3) unless the file is trusted or `override` is set."""
+    if override:  # a batch run said so: the state is reported, the flags (costly) are not needed
+        return trust_state(res, notebook=notebook, with_flags=False)
     state = trust_state(res, notebook=notebook)
     if state.trusted or override:
         return state

@@ -33,9 +33,9 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from envlens.envs.store import ensure_environment
+from envlens.environment import ensure_environment
+from envlens.envs.uv import find_uv
 from envlens.envs.uv_backend import stop_bytecode, wait_for_bytecode
-from envlens.envs.uvbin import find_uv
 from envlens.kernels.registry import KernelRegistry
 from envlens.resolve import resolve
 from envlens.settings import Settings

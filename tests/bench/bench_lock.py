@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conftest import write_script
-from envlens.envs.uvbin import find_uv
-from envlens.lock import lock_file
+from envlens.envs.uv import find_uv
+from envlens.locking.versions import lock_file
 
 DECLARATION = ["requests>=2", "rich", "attrs[tests] ; python_version >= '3.9'"]
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from envlens import trust
+from envlens.cli.common import add_trust
 from envlens.settings import Settings
 
 
@@ -25,6 +27,7 @@ def register(sub: Any) -> None:
         metavar="OUT",
         help="where to write ('-' for stdout; default: beside the file)",
     )
+    add_trust(e)
     e.set_defaults(func=export_cmd)
 
     i = sub.add_parser(
@@ -44,10 +47,16 @@ def register(sub: Any) -> None:
 def export_cmd(args: argparse.Namespace) -> int:
     from envlens.export import default_output, export
     from envlens.fileio import atomic_write_text
+    from envlens.locking.drift import require_fresh_lock
     from envlens.resolve import resolve
 
     settings = Settings.from_env()
     resolution = resolve(args.path, settings=settings)
+    # Exporting asks uv to read the lock, and the Apptainer export locks ipykernel in: uv may run a
+    # source's build backend, so the declaration must be approved first.
+    if resolution.lock_text is None:
+        require_fresh_lock(resolution, settings)  # "has no lock": nothing to approve yet
+    trust.require_trusted(resolution, override=trust.batch_override(args.trust))
     text = export(resolution, args.format, settings)
     if args.output is not None and str(args.output) == "-":
         sys.stdout.write(text)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
-from envlens.envs import ensure_environment, list_environments, remove_environment
+from envlens.environment import ensure_environment
 from envlens.envs.inventory import installed
+from envlens.envs.store import list_environments, remove_environment
 from envlens.errors import BadInputError
 from envlens.resolve import resolve
 from envlens.settings import Settings

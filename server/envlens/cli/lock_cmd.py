@@ -57,18 +57,19 @@ def register(sub: Any) -> None:
 
 def lock(args: argparse.Namespace) -> int:
     from envlens import trust
-    from envlens.lock import lock_file
+    from envlens.locking.versions import lock_file
     from envlens.resolve import resolve
 
     res = resolve(args.path)
     # Resolving can run a package's build backend (an sdist's metadata): approval first.
     trust.require_trusted(res, override=trust.batch_override(args.trust))
-    trust_before = trust.trust_state(res)
+    trust_before = trust.trust_state(res, with_flags=False)
     result = lock_file(
         args.path,
         upgrade=args.upgrade,
         exclude_newer=args.exclude_newer,
         settings=Settings.from_env(),
+        progress=lambda m: print(f"envlens: {m}", file=sys.stderr, flush=True),
     )
     trust.resign_if_trusted(
         trust_before, args.path
@@ -85,6 +86,14 @@ def lock(args: argparse.Namespace) -> int:
         if result.path.suffix != ".ipynb"
         else f'{result.path} (metadata["uv.lock"])'
     )
+    if result.requires_python is not None:
+        declared, locked = result.requires_python
+        print(
+            f"  requires-python {declared or '(none)'} -> {locked}: the pinned versions do not "
+            f"support older Pythons, so the lock is for Python {locked} (written into the "
+            "declaration; uv suggested it)",
+            file=sys.stderr,
+        )
     verb = "Locked" if result.lock_changed else "Lock unchanged"
     print(
         f"{verb}: {len(result.versions)} packages in {where} ({result.seconds:.1f} s)",

@@ -36,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
     if data["condaPackages"]:
         print(f"conda packages:  {', '.join(data['condaPackages'])}")
     print(f"requires-python: {data['requiresPython'] or '(any)'}")
+    if data["uvSettings"]:
+        settings = ", ".join(
+            f"{k} = {json.dumps(v)}" for k, v in sorted(data["uvSettings"].items())
+        )
+        print(f"uv settings:     {settings}")
+    for name in data["ignored"]:
+        print(f"not honoured:    {name} (no such setting; envlens and uv ignore it)")
     print(f"locked:          {'yes' if data['locked'] else 'no'}")
     print(f"key:             {data['key']}")
     print(f"environment:     {data['envPath']} ({'built' if data['built'] else 'not built'})")

@@ -51,6 +51,13 @@ def describe(path: Path, state: trust.TrustState, where: str) -> str:
         mark = "!" if any(f.kind != "new" for f in flags) else " "
         notes = "; ".join(f.detail for f in flags)
         lines.append(f"   {mark} {pkg}" + (f"    ({notes})" if notes else ""))
+    shown = {_name(pkg) for pkg in state.packages}
+    # Sources of packages the declaration does not name itself (a dependency's dependency).
+    lines.extend(
+        f"   ! {f.package} {f.detail}"
+        for f in state.flags
+        if f.package != "*" and f.package not in shown and f.kind == "source"
+    )
     lines.extend(f"   ! {f.detail}" for f in state.flags if f.package == "*")
     return "\n".join(lines)
 

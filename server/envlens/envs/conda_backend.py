@@ -14,9 +14,12 @@ import threading
 from pathlib import Path
 
 from envlens import paths
-from envlens.envs import uv_backend
+from envlens.envs.backend import BuildContext
 from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, run
+from envlens.envs.record import EnvInfo, clean_stale, ready_record, remove_tree
+from envlens.envs.runner import Progress, check_cancel, run
+from envlens.envs.uv import Uv
+from envlens.envs.uv_backend import UvBackend, finish
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
 
@@ -39,6 +42,40 @@ def conda_python_spec(requires_python: str | None) -> str:
     if m:
         return f"python={m.group(1)}"
     return "python" + requires_python.replace(" ", "")
+
+
+class CondaBackend:
+    """Conda declarations. Conda environments hard-code their prefix, so they are built in place
+    (never renamed); without `ready` the folder is still never used. Only PyPI packages (an
+    environment.yml `pip:` section, nothing else)? Then uv builds it like any other declaration."""
+
+    def __init__(self, uv_backend: UvBackend) -> None:
+        self.uv_backend = uv_backend
+
+    def folder(self, resolution: Resolution) -> Path:
+        return paths.env_dir(resolution.key)
+
+    def lock_name(self, resolution: Resolution) -> str:
+        return resolution.key
+
+    def reuse(self, resolution: Resolution, start: float) -> EnvInfo | None:
+        return self.uv_backend.reuse(resolution, start)
+
+    def build(self, resolution: Resolution, ctx: BuildContext) -> EnvInfo:
+        if not resolution.spec.conda_packages:
+            return self.uv_backend.build(resolution, ctx)
+        final = self.folder(resolution)
+        clean_stale(resolution.key, final)
+        check_cancel(ctx.cancel)
+        try:
+            python_version, tool = build(
+                resolution, final, uv=ctx.uv.path, progress=ctx.progress, cancel=ctx.cancel
+            )
+        except BaseException:
+            remove_tree(final)
+            raise
+        record = ready_record(resolution, python_version=python_version, base_python=tool)
+        return finish(final, resolution, record, ctx)
 
 
 def build(
@@ -85,14 +122,8 @@ def build(
     python = paths.env_python(dest)
     if spec.requirements:
         progress(f"Installing {len(spec.requirements)} PyPI packages...")
-        uv_backend.pip_install(
-            uv,
-            python,
-            list(spec.requirements),
-            spec=spec,
-            resolution=resolution,
-            cancel=cancel,
-            progress=progress,
+        Uv(uv, cancel=cancel, progress=progress).pip_install(
+            python, list(spec.requirements), resolution
         )
     version = run(
         [python, "-c", "import platform; print(platform.python_version())"], cancel=cancel

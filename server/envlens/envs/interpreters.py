@@ -200,3 +200,16 @@ def find_interpreter(
         line=line,
         cell=cell,
     )
+
+
+def new_declaration_python(settings: Settings | None = None) -> str | None:
+    """requires-python for a declaration envlens creates: '>=X.Y' of the Python it builds with
+    (as `uv init --script` writes it), or None when no Python can be found (then uv decides)."""
+    from envlens.envs.uv import find_uv
+    from envlens.errors import EnvlensError
+
+    try:
+        chosen = find_interpreter(None, uv=find_uv(settings), settings=settings)
+    except EnvlensError:
+        return None
+    return f">={chosen.short}"

@@ -1,10 +1,13 @@
-"""What is installed in an environment: distributions, Python version, import name -> distributions.
+"""What is installed in an environment: distributions, Python version, import name -> distributions,
+the standard library's module names. The one inventory: the CLI, Lock Versions and the editor all
+read it here.
 
 Distributions are read from the `*.dist-info` folders directly rather than with `uv pip list`: the
 same answer (uv reads the same files) in about a millisecond instead of a subprocess (~30 ms), which
 matters because the editor asks on every environment view refresh.
-`packages_distributions` runs the environment's own Python (importlib.metadata's rules, including
-namespace packages and top_level.txt) and is cached per environment and build.
+`packages_distributions` and `stdlib_names` run the environment's own Python (importlib.metadata's
+rules, including namespace packages and top_level.txt; the target's standard library, not the
+server's) and are cached per environment and build.
 """
 
 from __future__ import annotations
@@ -12,14 +15,13 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
 from envlens import paths
 from envlens.envs.runner import tool_env
-from envlens.envs.uv_backend import site_packages_dirs
 from envlens.errors import BuildError
 
 
@@ -52,7 +54,7 @@ def _headers(meta: Path) -> tuple[str | None, str | None]:
 def installed(env: Path) -> list[Distribution]:
     """Installed distributions, sorted by canonical name."""
     found: dict[str, Distribution] = {}
-    for sp in site_packages_dirs(env):
+    for sp in paths.site_packages_dirs(env):
         for meta_dir in sp.iterdir():
             if meta_dir.suffix == ".dist-info":
                 meta = meta_dir / "METADATA"
@@ -67,7 +69,14 @@ def installed(env: Path) -> list[Distribution]:
 
 
 def python_version(env: Path) -> str | None:
-    """From pyvenv.cfg (uv writes version_info = 3.12.1; the venv module writes version = ...)."""
+    """The `ready` record's version, else pyvenv.cfg's (uv writes version_info = 3.12.1; the venv
+    module writes version = ...)."""
+    try:
+        record = json.loads(paths.ready_file(env).read_text(encoding="utf-8"))
+        if isinstance(record, dict) and record.get("python_version"):
+            return str(record["python_version"])
+    except (OSError, ValueError):
+        pass
     try:
         lines = (env / "pyvenv.cfg").read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -77,11 +86,12 @@ def python_version(env: Path) -> str | None:
 
 
 _SCRIPT = (
-    "import json, importlib.metadata as m\n"
-    "print(json.dumps({k: sorted(set(v)) for k, v in m.packages_distributions().items()}))\n"
+    "import sys, json, importlib.metadata as m\n"
+    "print(json.dumps({'map': {k: sorted(set(v)) for k, v in m.packages_distributions().items()},"
+    " 'stdlib': sorted(getattr(sys, 'stdlib_module_names', ()))}))\n"
 )
 
-_pd_cache: dict[tuple[str, int, int], dict[str, list[str]]] = {}
+_pd_cache: dict[tuple[str, int, int], tuple[dict[str, list[str]], frozenset[str]]] = {}
 _pd_lock = threading.Lock()
 
 
@@ -92,16 +102,16 @@ def _stamp(env: Path) -> tuple[int, int]:
         except OSError:
             return 0
 
-    sp = site_packages_dirs(env)
+    sp = paths.site_packages_dirs(env)
     return mtime(paths.ready_file(env)), max((mtime(p) for p in sp), default=0)
 
 
-def packages_distributions(env: Path) -> dict[str, list[str]]:
-    """Top-level import name -> the distributions providing it (e.g. 'yaml' -> ['PyYAML'])."""
+def _probe(env: Path) -> tuple[dict[str, list[str]], frozenset[str]]:
+    """(import name -> distributions, standard library module names), from the env's own Python."""
     cache_key = (str(env), *_stamp(env))
     with _pd_lock:
         if cache_key in _pd_cache:
-            return dict(_pd_cache[cache_key])
+            return _pd_cache[cache_key]
     python = paths.env_python(env)
     try:
         proc = subprocess.run(
@@ -115,12 +125,75 @@ def packages_distributions(env: Path) -> dict[str, list[str]]:
         data = json.loads(proc.stdout) if proc.returncode == 0 else None
     except (OSError, subprocess.TimeoutExpired, ValueError):
         data = None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("map"), dict):
         raise BuildError(
             f"could not list the packages of the environment at {env}",
             hint="Rebuild the environment (envlens install)",
         )
-    result = {str(k): [str(d) for d in v] for k, v in data.items()}
+    result = (
+        {str(k): [str(d) for d in v] for k, v in data["map"].items()},
+        frozenset(str(n) for n in data.get("stdlib") or ()),
+    )
     with _pd_lock:
         _pd_cache[cache_key] = result
-    return dict(result)
+    return result
+
+
+def packages_distributions(env: Path) -> dict[str, list[str]]:
+    """Top-level import name -> the distributions providing it (e.g. 'yaml' -> ['PyYAML'])."""
+    return dict(_probe(env)[0])
+
+
+@dataclass(frozen=True)
+class EnvKnowledge:
+    """What the editor knows of a built environment: quick (folder reads), or complete (with the
+    import map and standard library, from one run of the environment's Python)."""
+
+    env_dir: Path
+    python_version: str | None
+    packages: tuple[tuple[str, str], ...]  # (name, version), sorted by canonical name
+    import_map: dict[str, list[str]] | None = None  # import name -> distributions
+    stdlib: frozenset[str] | None = field(default=None)
+
+    @property
+    def complete(self) -> bool:
+        return self.import_map is not None
+
+
+def quick_knowledge(env: Path) -> EnvKnowledge:
+    packages = tuple((d.name, d.version) for d in installed(env))
+    return EnvKnowledge(env, python_version(env), packages)
+
+
+def full_knowledge(env: Path) -> EnvKnowledge:
+    """Runs the environment's Python once; the quick answer (import map empty) if that fails."""
+    quick = quick_knowledge(env)
+    try:
+        import_map, stdlib = _probe(env)
+    except BuildError:
+        return EnvKnowledge(env, quick.python_version, quick.packages, {}, None)
+    return EnvKnowledge(env, quick.python_version, quick.packages, import_map, stdlib or None)
+
+
+def builds_by_file() -> dict[str, str]:
+    """The newest built environment's key for each file that declared one (from `ready` records)."""
+    latest: dict[str, tuple[float, str]] = {}
+    root = paths.envs_dir()
+    try:
+        envs = list(root.iterdir())
+    except OSError:
+        return {}
+    for env in envs:
+        if env.name.startswith("."):
+            continue
+        try:
+            record = json.loads(paths.ready_file(env).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or not record.get("declared_in"):
+            continue
+        where = str(record["declared_in"])
+        created = float(record.get("created") or 0)
+        if where not in latest or latest[where][0] < created:
+            latest[where] = (created, str(record.get("key", env.name)))
+    return {k: v[1] for k, v in latest.items()}

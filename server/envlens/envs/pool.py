@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from envlens.envs.store import EnvInfo, ensure_environment
+from envlens.envs.store import EnvInfo, build_or_reuse
 from envlens.errors import EnvlensError
 from envlens.resolve import pool_resolution
 from envlens.settings import Settings
@@ -17,7 +17,8 @@ def prewarm(settings: Settings | None = None) -> EnvInfo | None:
     """Build (or find) the pool environment. A failure is logged, never raised: it only costs the
     first notebook the build it would have had anyway, where the error is then reported."""
     try:
-        info = ensure_environment(pool_resolution(settings), settings=settings)
+        # Nothing declared, so no lock: the store builds it directly.
+        info = build_or_reuse(pool_resolution(settings), from_lock=lambda: False, settings=settings)
     except EnvlensError as exc:
         log.info("prewarming the shared environment failed: %s", exc.one_line())
         return None

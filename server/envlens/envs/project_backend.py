@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from envlens import paths
 from envlens.envs import uv_backend
+from envlens.envs.backend import BuildContext
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, RunResult, run
-from envlens.envs.store import EnvInfo, key_lock
-from envlens.envs.uvbin import find_uv
+from envlens.envs.record import EnvInfo
+from envlens.envs.runner import Progress
+from envlens.envs.uv import Uv
 from envlens.errors import BuildError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -45,7 +45,7 @@ def inputs_hash(project: Path) -> str:
 
 def has_ipykernel(venv: Path) -> bool:
     return any(
-        (sp / "ipykernel" / "__init__.py").is_file() for sp in uv_backend.site_packages_dirs(venv)
+        (sp / "ipykernel" / "__init__.py").is_file() for sp in paths.site_packages_dirs(venv)
     )
 
 
@@ -72,19 +72,18 @@ def _sync(
     resolution: Resolution,
     project: Path,
     *,
-    uv: Path,
+    uv: Uv,
     settings: Settings,
     progress: Progress,
-    cancel: threading.Event | None,
-) -> list[RunResult]:
+) -> None:
     venv = project / ".venv"
-    args: list[str | Path] = [uv, "sync", "--project", project, "--no-python-downloads"]
+    args: list[str | Path] = ["sync", "--project", project, "--no-python-downloads"]
     if not paths.env_python(venv).exists() and not (project / ".python-version").is_file():
         # No environment yet: pick an interpreter that exists here (uv could otherwise try a download).
         where = locate(resolution, "requires-python")
         interp = find_interpreter(
             resolution.spec.requires_python,
-            uv=uv,
+            uv=uv.path,
             settings=settings,
             where=where.name,
             **where.kwargs(),
@@ -93,89 +92,65 @@ def _sync(
         progress(f"Creating the project's Python {interp.short} environment with uv sync")
     else:
         progress("Syncing the project's environment with uv sync")
-    first = run([*args, "--offline"], cwd=project, cancel=cancel)
-    if first.ok:
-        return [first]
-    if not uv_backend._OFFLINE_MISS.search(first.stderr):
-        raise uv_backend.classify_failure(first, resolution)
-    progress("Some packages are not in uv's cache yet; downloading them")
-    second = run(args, cwd=project, cancel=cancel)
-    if not second.ok:
-        raise uv_backend.classify_failure(second, resolution, earlier=[first])
-    return [first, second]
+    # In the project's folder: its own pyproject.toml and uv.toml are the declaration here.
+    uv.require(args, resolution, cwd=project, offline_first=True)
 
 
-def ensure_project(
-    resolution: Resolution,
-    *,
-    settings: Settings,
-    progress: Progress,
-    cancel: threading.Event | None,
-    start: float,
-) -> EnvInfo:
-    spec = resolution.spec
-    if not spec.project_dir:
-        raise BuildError("the uv project's folder is unknown", path=resolution.path)
-    project = Path(spec.project_dir)
-    venv = project / ".venv"
-    key = spec.key
+class ProjectBackend:
+    """A uv project's own `.venv`, kept by `uv sync` in the project's folder."""
 
-    def reusable() -> dict[str, Any] | None:
+    def folder(self, resolution: Resolution) -> Path:
+        return _project(resolution) / ".venv"
+
+    def lock_name(self, resolution: Resolution) -> str:
+        return f"project-{resolution.key}"
+
+    def reuse(self, resolution: Resolution, start: float) -> EnvInfo | None:
+        project = _project(resolution)
+        venv = project / ".venv"
         stamp = _read_stamp(venv)
         if (
-            stamp is not None
-            and stamp.get("inputs") == inputs_hash(project)
-            and paths.env_python(venv).exists()
-            and has_ipykernel(venv)
+            stamp is None
+            or stamp.get("inputs") != inputs_hash(project)
+            or not paths.env_python(venv).exists()
+            or not has_ipykernel(venv)
         ):
-            return stamp
-        return None
+            return None
+        return _info(resolution, stamp, reused=True, start=start)
 
-    stamp = reusable()
-    if stamp is None:
-        uv = find_uv(settings)
-        paths.envs_dir().mkdir(parents=True, exist_ok=True)
-        with key_lock(f"project-{key}", cancel=cancel, progress=progress):
-            stamp = reusable()
-            if stamp is None:
-                (venv / STAMP).unlink(missing_ok=True)
-                _sync(
-                    resolution, project, uv=uv, settings=settings, progress=progress, cancel=cancel
-                )
-                progress("Installing ipykernel into the project's environment")
-                uv_backend.pip_install(
-                    uv,
-                    paths.env_python(venv),
-                    [uv_backend.KERNEL_PACKAGE],
-                    spec=spec,
-                    resolution=resolution,
-                    cancel=cancel,
-                    progress=progress,
-                )
-                stamp = {
-                    "key": key,
-                    "inputs": inputs_hash(project),
-                    "created": time.time(),
-                    "python_version": _python_version(venv),
-                }
-                (venv / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
-                progress("Environment ready; compiling bytecode in the background")
-                uv_backend.compile_bytecode_in_background(venv, venv / STAMP)
-                return EnvInfo(
-                    key=key,
-                    env_dir=venv,
-                    python=paths.env_python(venv),
-                    python_version=str(stamp["python_version"]),
-                    reused=False,
-                    seconds=time.monotonic() - start,
-                    backend="project",
-                )
+    def build(self, resolution: Resolution, ctx: BuildContext) -> EnvInfo:
+        project = _project(resolution)
+        venv = project / ".venv"
+        (venv / STAMP).unlink(missing_ok=True)
+        _sync(resolution, project, uv=ctx.uv, settings=ctx.settings, progress=ctx.progress)
+        ctx.progress("Installing ipykernel into the project's environment")
+        uv_backend.install_kernel(ctx.uv, venv, resolution)
+        stamp = {
+            "key": resolution.key,
+            "inputs": inputs_hash(project),
+            "created": time.time(),
+            "python_version": _python_version(venv),
+        }
+        (venv / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+        ctx.progress("Environment ready; compiling bytecode in the background")
+        uv_backend.compile_bytecode_in_background(venv, venv / STAMP)
+        return _info(resolution, stamp, reused=False, start=ctx.start)
+
+
+def _project(resolution: Resolution) -> Path:
+    if not resolution.spec.project_dir:
+        raise BuildError("the uv project's folder is unknown", path=resolution.path)
+    return Path(resolution.spec.project_dir)
+
+
+def _info(resolution: Resolution, stamp: dict[str, Any], *, reused: bool, start: float) -> EnvInfo:
+    venv = _project(resolution) / ".venv"
     return EnvInfo(
-        key=key,
+        key=resolution.key,
         env_dir=venv,
         python=paths.env_python(venv),
         python_version=str(stamp.get("python_version", "")),
-        reused=True,
+        reused=reused,
         seconds=time.monotonic() - start,
         backend="project",
     )

@@ -15,13 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlens.errors import BuildError
+from envlens.errors import BuildCancelledError
 
 Progress = Callable[[str], None]
-
-
-class BuildCancelledError(BuildError):
-    """The build was cancelled (by the user or the editor); nothing was left behind."""
 
 
 @dataclass(frozen=True)

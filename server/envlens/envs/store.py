@@ -1,176 +1,61 @@
-"""The store of built environments: one folder per spec key under `paths.envs_dir()`.
-
-A build runs in `.build-<key>-<random>` next to the final folder, is renamed to `<key>` when it is
-complete, and only then gets its `ready` record (written atomically, last). A folder without `ready`
-is never used: the next build for that key removes it (and any leftover `.build-<key>-*` of a killed
-build) first. A file lock per key (`.locks/<key>.lock`, fcntl, released by the kernel if the holder
-dies) makes concurrent requests, from threads or processes, build once; the others wait and reuse.
+"""The store of built environments: one folder per key (see envs/record.py for how a folder
+becomes complete), built by the backend of the declaration's kind (uv, conda, project), each behind
+the same protocol (envs/backend.py). `build_or_reuse` is the store's one entry point;
+`envlens.environment.ensure_environment` decides whether a lock is used and calls it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import shutil
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from filelock import FileLock, Timeout
-
-from envlens import __version__, paths
-from envlens.envs import conda_backend, uv_backend
-from envlens.envs.interpreters import find_interpreter
-from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, check_cancel
-from envlens.envs.uvbin import find_uv
+from envlens import paths
+from envlens.envs.backend import Backend, BuildContext
+from envlens.envs.conda_backend import CondaBackend
+from envlens.envs.project_backend import ProjectBackend
+from envlens.envs.record import (
+    EnvInfo,
+    EnvRecord,
+    key_lock,
+    read_ready,
+    remove_tree,
+)
+from envlens.envs.runner import Progress
+from envlens.envs.uv import Uv
+from envlens.envs.uv_backend import UvBackend, stop_bytecode
 from envlens.errors import BadInputError, BuildError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
 _KEY = re.compile(r"[0-9a-f]{6,64}")
 
+_uv = UvBackend()
+BACKENDS: dict[str, Backend] = {
+    "uv": _uv,
+    "conda": CondaBackend(_uv),
+    "project": ProjectBackend(),
+}
 
-@dataclass(frozen=True)
-class EnvInfo:
-    key: str
-    env_dir: Path
-    python: Path  # the environment's interpreter (bin/python)
-    python_version: str  # "3.12.1"
-    reused: bool  # True: an existing environment, no uv call
-    seconds: float
-    backend: str = "uv"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "envPath": str(self.env_dir),
-            "python": str(self.python),
-            "pythonVersion": self.python_version,
-            "reused": self.reused,
-            "seconds": round(self.seconds, 3),
-            "backend": self.backend,
-        }
-
-
-@dataclass(frozen=True)
-class EnvRecord:
-    """A built environment, as its `ready` record describes it."""
-
-    key: str
-    env_dir: Path
-    python_version: str
-    created: float  # seconds since the epoch
-    spec: dict[str, Any]
-
-    @property
-    def backend(self) -> str:
-        return str(self.spec.get("backend", "uv"))
+__all__ = ["EnvInfo", "EnvRecord", "build_or_reuse", "list_environments", "remove_environment"]
 
 
 def _noop(_: str) -> None:
     pass
 
 
-def read_ready(env: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(paths.ready_file(env).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_ready(env: Path, record: dict[str, Any]) -> None:
-    target = paths.ready_file(env)
-    tmp = target.with_name(f".ready.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
-
-
-def _reusable(env: Path, key: str) -> dict[str, Any] | None:
-    record = read_ready(env)
-    # The interpreter behind the venv may have been removed since (pyenv uninstall): then rebuild.
-    if record is None or record.get("key") != key or not paths.env_python(env).exists():
-        return None
-    return record
-
-
-def lock_path(name: str) -> Path:
-    return paths.envs_dir() / ".locks" / f"{name}.lock"
-
-
-@contextlib.contextmanager
-def key_lock(name: str, *, cancel: threading.Event | None, progress: Progress) -> Iterator[None]:
-    """Hold the per-key lock; wait (cancellably) while another thread or process holds it."""
-    path = lock_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
-    told = False
-    while True:
-        try:
-            lock.acquire(timeout=0.2)
-            break
-        except Timeout:
-            if not told:
-                progress("Waiting for another build of this environment to finish")
-                told = True
-            check_cancel(cancel)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a folder even while something still writes into it (an orphaned uv of a killed
-    build, a bytecode compile): move it aside first, so its name is free at once."""
-    if not path.exists():
-        return
-    trash = path.parent / f".trash-{path.name.lstrip('.')}-{uuid.uuid4().hex[:8]}"
-    try:
-        os.rename(path, trash)
-    except OSError:
-        trash = path
-    for _ in range(3):
-        shutil.rmtree(trash, ignore_errors=True)
-        if not trash.exists():
-            return
-        time.sleep(0.1)
-
-
-def _empty_trash() -> None:
-    for trash in paths.envs_dir().glob(".trash-*"):
-        shutil.rmtree(trash, ignore_errors=True)
-
-
-def _clean_stale(key: str, final: Path) -> None:
-    """Leftovers of killed builds for this key (we hold its lock, so none is live)."""
-    for stale in paths.envs_dir().glob(f".build-{key}-*"):
-        _remove_tree(stale)
-    _empty_trash()
-    if final.exists() and read_ready(final) is None:
-        _remove_tree(final)
-
-
-def ensure_environment(
+def build_or_reuse(
     resolution: Resolution,
     *,
+    from_lock: Callable[[], bool],
     settings: Settings | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> EnvInfo:
-    """The environment for a resolved file: reused when built, else built once (even if asked
-    concurrently). Raises ResolutionError, PythonNotFoundError, BuildError (incl. cancelled)."""
+    """The environment for a resolved file: reused when built (no lock, no subprocess), else built
+    once even if asked concurrently; `from_lock` is asked only when a build is needed."""
     start = time.monotonic()
     progress = progress or _noop
     settings = settings or Settings.from_env()
@@ -181,86 +66,20 @@ def ensure_environment(
             path=resolution.path,
             hint="Deno kernels run with `deno jupyter`",
         )
-    if spec.backend == "project":
-        from envlens.envs import project_backend  # it builds on this module's lock and records
-
-        return project_backend.ensure_project(
-            resolution, settings=settings, progress=progress, cancel=cancel, start=start
-        )
-    key = spec.key
-    final = paths.env_dir(key)
-    record = _reusable(final, key)
-    if record is not None:  # the fast path: no lock, no subprocess
-        return _info(final, key, record, reused=True, start=start)
-    uv = find_uv(settings)
+    backend = BACKENDS[spec.backend]
+    info = backend.reuse(resolution, start)
+    if info is not None:  # the fast path
+        return info
+    uv = Uv.find(settings, cancel=cancel, progress=progress)
+    for name in resolution.declaration.ignored:
+        progress(f"Note: {name} is not a setting uv or nteract define; it is ignored")
     paths.envs_dir().mkdir(parents=True, exist_ok=True)
-    with key_lock(key, cancel=cancel, progress=progress):
-        record = _reusable(final, key)  # built by whoever held the lock before us
-        if record is not None:
-            return _info(final, key, record, reused=True, start=start)
-        _clean_stale(key, final)
-        check_cancel(cancel)
-        conda = spec.backend == "conda" and bool(spec.conda_packages)
-        if conda:
-            # Conda environments hard-code their prefix, so they are built in place (never renamed);
-            # without `ready` the folder is still never used. Conda brings its own Python.
-            try:
-                python_version, base_python = conda_backend.build(
-                    resolution, final, uv=uv, progress=progress, cancel=cancel
-                )
-            except BaseException:
-                _remove_tree(final)
-                raise
-        else:
-            where = locate(resolution, "requires-python")
-            interpreter = find_interpreter(
-                spec.requires_python, uv=uv, settings=settings, where=where.name, **where.kwargs()
-            )
-            python_version, base_python = str(interpreter.version), str(interpreter.path)
-            build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
-            try:
-                uv_backend.build(
-                    resolution,
-                    build_dir,
-                    uv=uv,
-                    interpreter=interpreter,
-                    progress=progress,
-                    cancel=cancel,
-                )
-                check_cancel(cancel)
-                os.rename(build_dir, final)
-            except BaseException:
-                _remove_tree(build_dir)
-                raise
-        try:
-            record = {
-                "key": key,
-                "spec": json.loads(spec.canonical_json()),
-                "python_version": python_version,
-                "base_python": base_python,
-                "created": time.time(),
-                "envlens": __version__,
-                "declared_in": str(resolution.declaration.path or resolution.path),
-            }
-            _write_ready(final, record)  # last: from here on the environment is used
-        except BaseException:
-            _remove_tree(final)
-            raise
-    progress("Environment ready; compiling bytecode in the background")
-    uv_backend.compile_bytecode_in_background(final, paths.ready_file(final))
-    return _info(final, key, record, reused=False, start=start)
-
-
-def _info(env: Path, key: str, record: dict[str, Any], *, reused: bool, start: float) -> EnvInfo:
-    return EnvInfo(
-        key=key,
-        env_dir=env,
-        python=paths.env_python(env),
-        python_version=str(record.get("python_version", "")),
-        reused=reused,
-        seconds=time.monotonic() - start,
-        backend=str(record.get("spec", {}).get("backend", "uv")),
-    )
+    with key_lock(backend.lock_name(resolution), cancel=cancel, progress=progress):
+        info = backend.reuse(resolution, start)  # built by whoever held the lock before us
+        if info is not None:
+            return info
+        ctx = BuildContext(uv, settings, progress, cancel, from_lock(), start)
+        return backend.build(resolution, ctx)
 
 
 def list_environments() -> list[EnvRecord]:
@@ -302,6 +121,6 @@ def remove_environment(key: str, *, cancel: threading.Event | None = None) -> bo
         # background bytecode compile stops).
         with contextlib.suppress(FileNotFoundError):
             paths.ready_file(final).unlink()
-        uv_backend.stop_bytecode(final)
-        _remove_tree(final)
+        stop_bytecode(final)
+        remove_tree(final)
     return True

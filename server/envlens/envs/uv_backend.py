@@ -1,312 +1,172 @@
-"""Build a Python environment with uv: `uv venv`, then `uv pip install` (offline first).
+"""Build a Python environment with uv: exactly what the declaration means to `uv run --script`,
+plus ipykernel for the kernel.
 
-uv's own cache stays the user's: installs hardlink from it, so a warm build takes well under a
-second. An install first runs `--offline` (an online call revalidates the index, +0.3-0.7 s here) and
-goes online only when the offline attempt failed because the cache lacks something. uv's stderr is
-turned into typed errors that name the dependency and the file.
+1. `uv venv` with the interpreter chosen for requires-python (relocatable: it is built in a temporary
+   folder and renamed into place);
+2. `uv sync --script` of the declaration (the PEP 723 block itself, `[tool.uv]` and all; from the lock,
+   checked by uv, when the file has a fresh one), offline first;
+3. ipykernel beside it, constrained to the versions just installed, so adding the kernel never changes
+   what the declaration resolved to.
+uv's own cache stays the user's: installs hardlink from it, so a warm build takes well under a second.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+import uuid
 from pathlib import Path
+from typing import Any
 
 from envlens import paths
-from envlens.envs.interpreters import Interpreter
+from envlens.envs.backend import BuildContext
+from envlens.envs.interpreters import Interpreter, find_interpreter
+from envlens.envs.inventory import installed
 from envlens.envs.locate import locate
-from envlens.envs.runner import Progress, RunResult, run, tool_env
-from envlens.errors import BuildError, EnvlensError, PythonNotFoundError, ResolutionError
+from envlens.envs.record import (
+    EnvInfo,
+    clean_stale,
+    info_of,
+    ready_record,
+    remove_tree,
+    reusable,
+    write_ready,
+)
+from envlens.envs.runner import Progress, check_cancel, tool_env
+from envlens.envs.uv import Uv, script_workspace
+from envlens.errors import BuildError, EnvlensError
 from envlens.resolve import Resolution
-from envlens.spec import EnvSpec
 
 # Always installed: the kernel is `python -m ipykernel_launcher`.
 KERNEL_PACKAGE = "ipykernel"
 
-# uv's hint when an --offline run needed something the cache lacks.
-_OFFLINE_MISS = re.compile(
-    r"network (connectivity )?(is|was) disabled|not found in the cache|needs to be downloaded",
-    re.IGNORECASE,
-)
-
-_cache_dirs: dict[str, Path | None] = {}
 _cache_lock = threading.Lock()
 
 
-def uv_cache_dir(uv: Path) -> Path | None:
-    """uv's cache folder (asked once per process: it costs a subprocess)."""
-    with _cache_lock:
-        if str(uv) in _cache_dirs:
-            return _cache_dirs[str(uv)]
+def install_kernel(uv: Uv, env: Path, resolution: Resolution) -> None:
+    """ipykernel into a built environment without changing any version already there."""
+    python = paths.env_python(env)
+    pins = [f"{d.name}=={d.version}" for d in installed(env)]
+    if not pins:
+        uv.pip_install(python, [KERNEL_PACKAGE], resolution)
+        return
+    constraints = env / ".envlens-constraints.txt"
+    constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
     try:
-        out = subprocess.run(
-            [str(uv), "cache", "dir"],
-            capture_output=True,
-            text=True,
-            env=tool_env(),
-            timeout=30,
-            check=False,
-        ).stdout.strip()
-        found: Path | None = Path(out) if out else None
-    except (OSError, subprocess.TimeoutExpired):
-        found = None
-    with _cache_lock:
-        _cache_dirs[str(uv)] = found
-    return found
+        uv.pip_install(python, [KERNEL_PACKAGE], resolution, constraints=constraints)
+    except EnvlensError as exc:
+        if isinstance(exc, BuildError) and "cancelled" in exc.message:
+            raise
+        exc.message = (
+            "ipykernel (which the kernel needs) cannot be installed beside the declared packages "
+            f"without changing their versions: {exc.message}"
+        )
+        exc.hint = "Add ipykernel to the declaration, so uv resolves it together with the rest"
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            constraints.unlink()
 
 
-def link_mode(uv: Path, target: Path) -> str:
-    """`hardlink` when uv's cache and the environment share a filesystem (fast), else `copy`."""
-    cache = uv_cache_dir(uv)
+class UvBackend:
+    """Environments of PEP 723 blocks, nteract metadata, a pyproject.toml's dependencies and of
+    nothing declared: built in `.build-<key>-<random>`, renamed into place, then `ready`."""
+
+    def folder(self, resolution: Resolution) -> Path:
+        return paths.env_dir(resolution.key)
+
+    def lock_name(self, resolution: Resolution) -> str:
+        return resolution.key
+
+    def reuse(self, resolution: Resolution, start: float) -> EnvInfo | None:
+        final = self.folder(resolution)
+        record = reusable(final, resolution.key)
+        if record is None:
+            return None
+        return info_of(final, resolution.key, record, reused=True, start=start)
+
+    def build(self, resolution: Resolution, ctx: BuildContext) -> EnvInfo:
+        key = resolution.key
+        final = self.folder(resolution)
+        clean_stale(key, final)
+        check_cancel(ctx.cancel)
+        where = locate(resolution, "requires-python")
+        interpreter = find_interpreter(
+            resolution.spec.requires_python,
+            uv=ctx.uv.path,
+            settings=ctx.settings,
+            where=where.name,
+            **where.kwargs(),
+        )
+        build_dir = paths.envs_dir() / f".build-{key}-{uuid.uuid4().hex[:8]}"
+        try:
+            build(
+                resolution,
+                build_dir,
+                uv=ctx.uv,
+                interpreter=interpreter,
+                progress=ctx.progress,
+                locked=ctx.from_lock,
+            )
+            check_cancel(ctx.cancel)
+            os.rename(build_dir, final)
+        except BaseException:
+            remove_tree(build_dir)
+            raise
+        record = ready_record(
+            resolution, python_version=str(interpreter.version), base_python=str(interpreter.path)
+        )
+        return finish(final, resolution, record, ctx)
+
+
+def finish(
+    final: Path, resolution: Resolution, record: dict[str, Any], ctx: BuildContext
+) -> EnvInfo:
+    """Write `ready` (last: from here on the environment is used), then compile bytecode."""
     try:
-        probe = target if target.exists() else target.parent
-        cache_probe = cache if cache is not None and cache.exists() else None
-        if cache_probe is not None and os.stat(cache_probe).st_dev == os.stat(probe).st_dev:
-            return "hardlink"
-    except OSError:
-        pass
-    return "copy"
-
-
-def index_args(spec: EnvSpec) -> list[str]:
-    args: list[str] = []
-    if spec.index_url:
-        args += ["--index-url", spec.index_url]
-    for url in spec.extra_index_urls:
-        args += ["--extra-index-url", url]
-    return args
-
-
-def create_venv(
-    uv: Path,
-    interpreter: Interpreter,
-    dest: Path,
-    *,
-    cancel: threading.Event | None,
-    resolution: Resolution,
-) -> RunResult:
-    # --relocatable: the venv is built in a temporary folder and renamed into place, so its scripts
-    # (ipython, jupyter) must not hard-code the temporary path.
-    result = run(
-        [
-            uv,
-            "venv",
-            "--python",
-            interpreter.path,
-            "--relocatable",
-            "--no-project",
-            "--no-python-downloads",
-            "--quiet",
-            dest,
-        ],
-        cancel=cancel,
-        cwd=dest.parent,
-    )
-    if not result.ok:
-        raise classify_failure(result, resolution)
-    return result
-
-
-@dataclass
-class InstallOutcome:
-    results: list[RunResult]
-    went_online: bool
-
-
-def pip_install(
-    uv: Path,
-    python: Path,
-    requirements: list[str],
-    *,
-    spec: EnvSpec,
-    resolution: Resolution,
-    cancel: threading.Event | None,
-    progress: Progress,
-    extra_args: list[str] | None = None,
-) -> InstallOutcome:
-    """`uv pip install` offline first, online only when the cache lacked something."""
-    base: list[str | Path] = [
-        uv,
-        "pip",
-        "install",
-        "--python",
-        python,
-        "--link-mode",
-        link_mode(uv, python.parent),
-        "--no-python-downloads",
-        *index_args(spec),
-        *(extra_args or []),
-        *requirements,
-    ]
-    cwd = python.parent.parent.parent  # never inside a user's project (its config would apply)
-    first = run([*base, "--offline"], cancel=cancel, cwd=cwd)
-    if first.ok:
-        return InstallOutcome([first], went_online=False)
-    if not _OFFLINE_MISS.search(first.stderr):
-        raise classify_failure(first, resolution)
-    progress("Some packages are not in uv's cache yet; downloading them")
-    second = run(base, cancel=cancel, cwd=cwd)
-    if not second.ok:
-        raise classify_failure(second, resolution, earlier=[first])
-    return InstallOutcome([first, second], went_online=True)
-
-
-def _cause(stderr: str) -> str:
-    """uv's explanation, on one line: the `cause:` paragraph (or the error line)."""
-    lines = stderr.splitlines()
-    out: list[str] = []
-    capturing = False
-    for line in lines:
-        s = line.strip()
-        if s.startswith(("cause:", "╰─▶", "Caused by:")):
-            capturing = True
-            s = s.split(":", 1)[1] if s.startswith(("cause:", "Caused by:")) else s[len("╰─▶") :]
-        elif s.startswith("hint:"):
-            capturing = False
-            continue
-        if capturing and s:
-            out.append(s.strip())
-    if not out:
-        out = [
-            s.strip().removeprefix("error:").strip()
-            for s in lines
-            if s.strip().startswith("error:")
-        ]
-    return " ".join(" ".join(out).split())
-
-
-_NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*)"
-
-
-def classify_failure(
-    result: RunResult, resolution: Resolution, *, earlier: list[RunResult] | None = None
-) -> EnvlensError:
-    """A typed error for a failed uv call, naming the dependency and the file."""
-    err = result.stderr
-    log = "".join(r.log() for r in [*(earlier or []), result])
-    cause = _cause(err)
-    where0 = locate(resolution, None)
-    if m := re.search(
-        _NAME + r" was not found in the (package registry|provided package locations|cache)", err
-    ):
-        name = m.group(1)
-        where = locate(resolution, name)
-        return ResolutionError(
-            f"No version of '{name}' is available on the package index",
-            hint=f"Check the spelling in {where.name}"
-            + ("" if name != "ipykernel" else "; envlens needs ipykernel for the kernel"),
-            log=log,
-            **where.kwargs(),
-        )
-    if m := re.search(r"there is no version of " + _NAME + r"\s*([<>=!~][^\s,]*)", err):
-        name, constraint = m.group(1), m.group(2)
-        where = locate(resolution, name)
-        return ResolutionError(
-            f"No version of '{name}' matching '{constraint}' is available on the package index",
-            hint=f"Change the version of {name} in {where.name}",
-            log=log,
-            **where.kwargs(),
-        )
-    if m := re.search(r"only " + _NAME + r"\s*[<>=!~]", err):
-        name = m.group(1)
-        where = locate(resolution, name)
-        return ResolutionError(
-            f"No version of '{name}' satisfies the declaration: {cause}",
-            hint=f"Change the version of {name} in {where.name}",
-            log=log,
-            **where.kwargs(),
-        )
-    if (
-        re.search(
-            r"No (interpreter|Python) found|No Python at|python.*not found", err, re.IGNORECASE
-        )
-        and "No solution found" not in err
-    ):
-        return PythonNotFoundError(
-            f"uv could not use the chosen Python: {cause}",
-            available=[],
-            log=log,
-            hint="Check that the Python interpreter still exists, or choose another requires-python",
-            **where0.kwargs(),
-        )
-    if "No solution found" in err or "unsatisfiable" in err:
-        return ResolutionError(
-            f"The declared dependencies cannot be installed together: {cause}",
-            hint=f"Relax or change the conflicting versions in {where0.name}",
-            log=log,
-            **where0.kwargs(),
-        )
-    if m := re.search(r"Failed to (build|download|prepare distributions?)[^`]*`" + _NAME, err):
-        name = m.group(2)
-        where = locate(resolution, name)
-        return BuildError(
-            f"uv failed to {m.group(1)} '{name}': {cause}",
-            hint="Show Logs has uv's full output; a package without a wheel for this platform needs its "
-            "build tools, or another version with a wheel",
-            log=log,
-            **where.kwargs(),
-        )
-    if result.returncode < 0:
-        return BuildError(
-            f"uv was killed by signal {-result.returncode}",
-            log=log,
-            hint="Try again; Show Logs has uv's output",
-            **where0.kwargs(),
-        )
-    return BuildError(
-        f"uv failed (exit code {result.returncode}): {cause or 'no message'}",
-        hint="Show Logs has uv's full output",
-        log=log,
-        **where0.kwargs(),
-    )
+        write_ready(final, record)
+    except BaseException:
+        remove_tree(final)
+        raise
+    ctx.progress("Environment ready; compiling bytecode in the background")
+    compile_bytecode_in_background(final, paths.ready_file(final))
+    return info_of(final, resolution.key, record, reused=False, start=ctx.start)
 
 
 def build(
     resolution: Resolution,
     dest: Path,
     *,
-    uv: Path,
+    uv: Uv,
     interpreter: Interpreter,
     progress: Progress,
-    cancel: threading.Event | None,
-    requirements: list[str] | None = None,
-) -> list[RunResult]:
-    """Create the venv at `dest` and install the declaration and ipykernel into it."""
-    spec = resolution.spec
-    if requirements is None and spec.lock_hash:
-        from envlens.envs.from_lock import lock_install_args  # a fresh lock: install it exactly
-
-        requirements = lock_install_args(resolution, uv=uv)
-    reqs = list(spec.requirements if requirements is None else requirements)
+    locked: bool,
+) -> None:
+    """Create the venv at `dest`, sync the declaration into it, then add ipykernel."""
+    decl = resolution.declaration
     progress(f"Creating Python {interpreter.short} environment")
-    results = [create_venv(uv, interpreter, dest, cancel=cancel, resolution=resolution)]
-    n = len(reqs)
-    if "-r" in reqs:  # a requirements file exported from the lock
+    uv.create_venv(interpreter.path, dest, resolution)
+    n = len(decl.requirements)
+    if locked:
         what = "the locked packages and ipykernel"
     else:
         what = f"{n} package{'s' if n != 1 else ''} and ipykernel" if n else "ipykernel"
     progress(f"Installing {what}...")
-    outcome = pip_install(
-        uv,
-        paths.env_python(dest),
-        [*reqs, KERNEL_PACKAGE],
-        spec=spec,
-        resolution=resolution,
-        cancel=cancel,
-        progress=progress,
-    )
-    return results + outcome.results
+    if decl.requirements or decl.uv_settings or locked:
+        lock_text = resolution.lock_text if locked else None
+        with script_workspace(resolution, lock_text=lock_text) as ws:
+            uv.sync_script(ws.script, dest, resolution, locked=locked)
+    install_kernel(uv, dest, resolution)
 
 
 # Background bytecode compiles, by environment folder (kept so they are reaped and can be awaited).
 _compiles: dict[str, subprocess.Popen[bytes]] = {}
+
 BYTECODE_MARKER = "envlens-bytecode"
 
 # Compiles one top-level entry of site-packages at a time, and stops once the environment's ready
@@ -328,12 +188,6 @@ pathlib.Path(marker).write_text("ok\\n" if ok else "partial\\n")
 BYTECODE_PID = "envlens-bytecode.pid"
 
 
-def site_packages_dirs(env: Path) -> list[Path]:
-    if os.name == "nt":
-        return [p for p in [env / "Lib" / "site-packages"] if p.is_dir()]
-    return sorted(p for p in (env / "lib").glob("python*/site-packages") if p.is_dir())
-
-
 def compile_bytecode_in_background(env: Path, ready: Path) -> subprocess.Popen[bytes] | None:
     """Write .pyc files for the environment's packages without making anyone wait.
 
@@ -341,7 +195,7 @@ def compile_bytecode_in_background(env: Path, ready: Path) -> subprocess.Popen[b
     every kernel start pays for compiling ipykernel's imports (1.4 s instead of 0.65 s). Runs at low
     priority in its own session, so it outlives a CLI run and never slows the first kernel much.
     """
-    dirs = site_packages_dirs(env)
+    dirs = paths.site_packages_dirs(env)
     python = paths.env_python(env)
     if not dirs or not python.exists():
         return None

@@ -63,7 +63,7 @@ def kernel_target(
             env_dir=None,
             requirements=(),
         )
-    from envlens.envs.store import ensure_environment
+    from envlens.environment import ensure_environment
 
     info = ensure_environment(resolution, settings=settings, progress=progress, cancel=cancel)
     return KernelTarget(

@@ -195,7 +195,7 @@ def run_file(
     require_trusted(res, override=trust_override)
     if locked:
         # --locked: run exactly what the lock says, or refuse (a cluster job must not re-resolve).
-        from envlens.lock import require_fresh_lock
+        from envlens.locking.drift import require_fresh_lock
 
         require_fresh_lock(res, settings, alternative="or run without --locked")
     say = progress or (lambda _msg: None)

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
 
+from envlens.envs.inventory import EnvKnowledge
 from envlens.errors import EnvlensError, InvalidRequirementError
 from envlens.imports import ImportRef, distribution_for, scan_chunk, scan_imports, third_party
-from envlens.lock import quick_drift
-from envlens.lsp.envinfo import EnvKnowledge
+from envlens.locking.drift import quick_drift
 from envlens.pipinstall import PipInstall, find_pip_installs
 from envlens.requirements import requirement_name
 from envlens.resolve import Resolution, resolve

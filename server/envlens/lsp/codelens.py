@@ -7,10 +7,10 @@ from typing import Any
 
 from lsprotocol import types
 
+from envlens.envs.inventory import EnvKnowledge
 from envlens.lsp import protocol as P
 from envlens.lsp.analysis import Analysis
 from envlens.lsp.diagnostics import lsp_range, uri_of
-from envlens.lsp.envinfo import EnvKnowledge
 from envlens.lsp.server import EnvlensServer
 
 

@@ -302,7 +302,7 @@ async def build(
     ls.failed.pop(res.key, None)
     ls.refresh_lenses()
     await progress.begin(ls, op, "resolving")
-    from envlens.envs.store import ensure_environment
+    from envlens.environment import ensure_environment
 
     try:
         info = await asyncio.to_thread(
@@ -382,7 +382,7 @@ def register(server: EnvlensServer) -> None:
     async def lock(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
         key, path = target(ls, args, P.CMD_LOCK)
         opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
-        module = optional_module("envlens.lock", "Lock Versions")
+        module = optional_module("envlens.locking.versions", "Lock Versions")
         res = resolution_of(ls, key, path)
         require_trusted(res)  # resolving may run an sdist's build backend: approval first
         op = ls.new_operation(f"envlens: locking {path.name}", res.key)
@@ -400,6 +400,7 @@ def register(server: EnvlensServer) -> None:
                     settings=ls.settings,
                     text=file_text(snap),
                     cancel=op.cancel,
+                    progress=lambda m: progress.report(ls, op, m),
                 )
                 if not snap.is_notebook and result.lock_changed:
                     await asyncio.to_thread(
@@ -412,7 +413,12 @@ def register(server: EnvlensServer) -> None:
             else:
                 before = lsp_trust.state_before(ls, key)
                 result = await asyncio.to_thread(
-                    module.lock_file, path, upgrade=upgrade, settings=ls.settings, cancel=op.cancel
+                    module.lock_file,
+                    path,
+                    upgrade=upgrade,
+                    settings=ls.settings,
+                    cancel=op.cancel,
+                    progress=lambda m: progress.report(ls, op, m),
                 )
                 lsp_trust.keep_trusted(ls, key, before)
         except EnvlensError as exc:
@@ -423,6 +429,14 @@ def register(server: EnvlensServer) -> None:
             raise
         op.status, op.ended = "succeeded", time.time()
         progress.end(ls, op, "locked")
+        if result.requires_python is not None:
+            declared, locked_for = result.requires_python
+            ls.show(
+                f"{path.name}: locked for Python {locked_for}; the pinned versions do not support "
+                f"every Python the declaration allowed ({declared or 'any'}), so requires-python "
+                f"is now {locked_for}",
+                types.MessageType.Info,
+            )
         ls.touch(key)
         ls.refresh_lenses()
         out: dict[str, Any] = {"ok": True}

@@ -6,13 +6,14 @@ a message box; the diagnostics already show what is wrong with the declaration.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from envlens import trust
+from envlens.envs.inventory import quick_knowledge
 from envlens.errors import BadInputError, EnvlensError
+from envlens.locking import drift as lock
 from envlens.lsp import protocol as P
 from envlens.lsp.commands import CommandFailed, resolution_of, target
-from envlens.lsp.envinfo import quick_knowledge
 from envlens.lsp.server import EnvlensServer
 from envlens.resolve import Resolution
 
@@ -24,32 +25,15 @@ def uri_param(params: Any) -> str:
     return uri
 
 
-def _optional(module: str, function: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), function, None)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
-def lock_state(res: Resolution) -> str:
-    if res.lock_text is None:
-        return "none"
-    check = _optional("envlens.lock", "lock_state")
-    if check is not None:
-        return str(check(res))
-    return "fresh"  # a lock whose freshness cannot be checked yet counts as the one in use
-
-
-def trusted(res: Resolution) -> bool:
-    check = _optional("envlens.trust", "is_trusted")
-    return bool(check(res)) if check is not None else True
+def lock_state(res: Resolution, *, trusted: bool) -> str:
+    # Before approval only envlens's own reading answers: asking uv may run a source's build backend.
+    return lock.lock_state(res, uv_check=trusted)
 
 
 def environment_info(ls: EnvlensServer, key: str, res: Resolution) -> P.EnvironmentInfo:
     built = res.built
     knowledge = quick_knowledge(res.env_dir) if built else None
+    is_trusted = trust.is_trusted(res)
     return {
         "key": res.key,
         "built": built,
@@ -58,8 +42,8 @@ def environment_info(ls: EnvlensServer, key: str, res: Resolution) -> P.Environm
         "packages": [
             {"name": n, "version": v} for n, v in (knowledge.packages if knowledge else ())
         ],
-        "lockState": lock_state(res),  # type: ignore[typeddict-item]
-        "trusted": trusted(res),
+        "lockState": lock_state(res, trusted=is_trusted),  # type: ignore[typeddict-item]
+        "trusted": is_trusted,
         "operations": [op.to_json() for op in ls.operations if op.key == res.key],  # type: ignore[misc]
     }
 

@@ -24,9 +24,9 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from envlens import __version__
+from envlens.envs import inventory as envinfo
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
-from envlens.lsp import envinfo
 from envlens.lsp.analysis import Analysis, CellText, Snapshot, analyse
 from envlens.lsp.uris import fs_path
 from envlens.resolve import Resolution

@@ -26,10 +26,13 @@ class JsonStyle:
     indent: int | str | None = 1
     ensure_ascii: bool = False
     trailing_newline: bool = True
+    newline: str = "\n"  # a notebook saved on Windows keeps its CRLF line breaks
 
     def dumps(self, data: Any) -> str:
         text = json.dumps(data, indent=self.indent, ensure_ascii=self.ensure_ascii)
-        return text + ("\n" if self.trailing_newline else "")
+        text += "\n" if self.trailing_newline else ""
+        # json.dumps writes no raw line break inside a string, so every one is the layout's.
+        return text.replace("\n", self.newline) if self.newline != "\n" else text
 
 
 @dataclass
@@ -67,7 +70,13 @@ def _detect_style(text: str) -> JsonStyle:
     else:
         indent = len(m.group(1))
     ascii_only = text.isascii() and "\\u" in text
-    return JsonStyle(indent=indent, ensure_ascii=ascii_only, trailing_newline=text.endswith("\n"))
+    newline = "\r\n" if "\r\n" in text[:4096] else "\n"
+    return JsonStyle(
+        indent=indent,
+        ensure_ascii=ascii_only,
+        trailing_newline=text.endswith("\n"),
+        newline=newline,
+    )
 
 
 def parse_notebook(text: str, path: Path) -> Notebook:

@@ -7,12 +7,13 @@ from typing import Any, Literal
 from envlens.errors import DeclarationError, EnvlensError
 from envlens.requirements import (
     check_requirement,
+    is_valid,
     parse_requirement,
     requirement_name,
     validate_requires_python,
 )
 from envlens.sources import pep723
-from envlens.sources.declaration import Declaration
+from envlens.sources.declaration import Declaration, canonical_settings
 from envlens.sources.notebook import (
     Notebook,
     cell_source,
@@ -63,25 +64,14 @@ def _pep723_declaration(nb: Notebook) -> Declaration | None:
     if "# /// script" not in src:
         return None
     try:
-        block = pep723.find_script_block(src, nb.path)
-        if block is None:
-            return None
-        meta = pep723.read_metadata(block, nb.path)
+        return pep723.declaration(src, nb.path, cell=idx)
     except EnvlensError as exc:
         exc.cell = idx + 1
         raise
-    return Declaration(
-        kind="pep723",
-        path=nb.path,
-        requirements=meta.dependencies,
-        requires_python=meta.requires_python,
-        index_url=meta.index_url,
-        extra_index_urls=meta.extra_index_urls,
-        exclude_newer=meta.exclude_newer,
-        cell=idx,
-        start_line=block.start_line,
-        end_line=block.end_line,
-    )
+
+
+# nteract's documented metadata.uv fields; any other key is named as not honoured.
+UV_METADATA_FIELDS = ("dependencies", "requires-python", "prerelease")
 
 
 def _metadata_declaration(nb: Notebook) -> Declaration | None:
@@ -100,11 +90,20 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
         deps = _string_list(nb, value.get("dependencies"), where + ".dependencies")
         if keys[-1] == "uv":
             for d in deps:
-                check_requirement(d, path=nb.path, line=_json_line(nb, d))
+                if not is_valid(d):  # the file is read for the line only when there is an error
+                    check_requirement(d, path=nb.path, line=_json_line(nb, d))
             rp = value.get("requires-python")
             if rp is not None:
                 rp = validate_requires_python(
                     str(rp), path=nb.path, line=_json_line(nb, '"requires-python"')
+                )
+            prerelease = value.get("prerelease")
+            if prerelease is not None and not isinstance(prerelease, str):
+                raise DeclarationError(
+                    f"notebook {where}.prerelease must be a string",
+                    path=nb.path,
+                    line=_json_line(nb, '"prerelease"'),
+                    hint='Write it as "prerelease": "allow" (or "if-necessary", "explicit")',
                 )
             return Declaration(
                 kind="notebook-uv",
@@ -112,6 +111,8 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
                 requirements=deps,
                 requires_python=rp,
                 metadata_key=".".join(keys),
+                uv_settings=canonical_settings({"prerelease": prerelease} if prerelease else {}),
+                ignored=tuple(f"{where}.{k}" for k in value if k not in UV_METADATA_FIELDS),
             )
         python = value.get("python")
         channels = _string_list(nb, value.get("channels"), where + ".channels")

@@ -18,6 +18,7 @@ from envlens.errors import DeclarationError
 from envlens.fileio import read_text
 from envlens.requirements import (
     check_requirement,
+    is_valid,
     parse_requirement,
     toml_reason,
     validate_requires_python,
@@ -73,7 +74,8 @@ def _checked(path: Path, reqs: Any, where: str) -> tuple[str, ...]:
             hint="Write it as a list of requirement strings",
         )
     for r in reqs:
-        check_requirement(r, path=path, line=_line_of(path, r))
+        if not is_valid(r):  # the file is read for the line only when there is an error
+            check_requirement(r, path=path, line=_line_of(path, r))
     return tuple(reqs)
 
 
