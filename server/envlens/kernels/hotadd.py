@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from envlens.envs.inventory import Distribution, installed, python_version
-from envlens.envs.uv_backend import site_packages_dirs
+from envlens.paths import site_packages_dirs
 
 
 @dataclass(frozen=True)
