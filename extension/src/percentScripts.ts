@@ -77,6 +77,8 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   private readonly disposables: vscode.Disposable[] = [];
   private readonly files = new MemoryFiles();
   private saving: NodeJS.Timeout | undefined;
+  /** Outputs notebooks with a cell running (saved when it ends). */
+  private readonly running = new Set<vscode.NotebookDocument>();
 
   constructor(
     private readonly controller: EnvlensController,
@@ -91,7 +93,7 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       // Whatever changes it (a run, VS Code's own execution-count update after one): saved into
       // memory shortly after, so it is never left dirty.
       vscode.workspace.onDidChangeNotebookDocument((e) => {
-        if (e.notebook.uri.scheme !== OUTPUTS_SCHEME) return;
+        if (e.notebook.uri.scheme !== OUTPUTS_SCHEME || this.running.has(e.notebook)) return;
         clearTimeout(this.saving);
         this.saving = setTimeout(() => {
           if (!e.notebook.isClosed && e.notebook.isDirty) void e.notebook.save();
@@ -156,7 +158,13 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       const data = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, cell.code, "python");
       edit.set(nb.uri, [vscode.NotebookEdit.insertCells(at, [data])]);
       await vscode.workspace.applyEdit(edit);
-      const ok = await this.controller.execute([nb.cellAt(at)], nb);
+      this.running.add(nb);
+      let ok = false;
+      try {
+        ok = await this.controller.execute([nb.cellAt(at)], nb);
+      } finally {
+        this.running.delete(nb);
+      }
       await nb.save(); // into memory: nothing for the user to save
       if (!ok) break;
     }
