@@ -108,6 +108,12 @@ export class EnvlensController implements vscode.Disposable {
       vscode.workspace.onDidCloseNotebookDocument((nb) => void this.shutdown(nb)),
       vscode.workspace.onDidSaveNotebookDocument((nb) => void this.refresh(nb)),
       vscode.workspace.onDidChangeNotebookDocument((e) => this.refreshSoon(e.notebook)),
+      // Typing in a cell changes its text document, not the notebook: the declaration may change.
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document.uri.scheme !== "vscode-notebook-cell") return;
+        const nb = vscode.workspace.notebookDocuments.find((n) => n.uri.path === e.document.uri.path && n.getCells().some((c) => c.document === e.document));
+        if (nb) this.refreshSoon(nb);
+      }),
       vscode.window.onDidChangeActiveNotebookEditor(() => this.updateLabel()),
       vscode.window.onDidChangeVisibleNotebookEditors(() => this.updateLabel()),
       vscode.window.onDidChangeActiveTextEditor(() => this.updateLabel()),
