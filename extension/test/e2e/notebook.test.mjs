@@ -226,7 +226,8 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
     await cs.cell("tinydelta==1.0").setText(decl("tinyalpha", "tinydelta==2.0", "tinybeta"));
     await sleep(1500);
     await cs.cell("import tinydelta").run();
-    let text = await cs.answerDialog(/restart the kernel into the new environment/i, undefined, 120_000);
+    await cs.approveTrust("tinydelta==2.0"); // a changed declaration: approval first
+    let text = await cs.answerDialog(/restart the kernel into the new environment/i, undefined, 180_000);
     assert.match(text, /installed versions change: tinydelta 1\.0 -> 2\.0/);
     await cs.shot("notebook-restart-question");
     await cs.answerDialog(/restart the kernel into the new environment/i, "Run in the Running Kernel");
