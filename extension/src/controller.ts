@@ -68,6 +68,8 @@ export class EnvlensController implements vscode.Disposable {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Cell document URI -> the env key its last run in this session used. */
   private readonly ranIn = new Map<string, string>();
+  /** Notebook -> the number of its latest refresh. */
+  private readonly refreshes = new Map<string, number>();
   /** The running session of each notebook (sessions whose start finished). */
   private readonly live = new Map<string, Session>();
   private readonly kernelEmitter = new vscode.EventEmitter<{ nb: vscode.NotebookDocument; sessionId: string; reason: "restart" | "shutdown" }>();
@@ -182,14 +184,18 @@ export class EnvlensController implements vscode.Disposable {
       this.controller.description = "Trust the workspace to build the declared environment and run cells";
       return undefined;
     }
-    const res = await this.sidecar.resolve(this.sourceUri(nb));
-    if (!res) return undefined;
     const k = this.keyOf(nb);
-    this.resolved.set(k, res);
+    // Refreshes overlap (typing, a build finishing): only the newest one's answer counts.
+    const gen = (this.refreshes.get(k) ?? 0) + 1;
+    this.refreshes.set(k, gen);
+    const res = await this.sidecar.resolve(this.sourceUri(nb));
+    if (!res || this.refreshes.get(k) !== gen) return res;
     if (res.built && !this.pythonOf.has(res.key)) {
       const info = await this.sidecar.environment(this.sourceUri(nb));
       if (info?.pythonVersion) this.pythonOf.set(res.key, info.pythonVersion);
+      if (this.refreshes.get(k) !== gen) return res;
     }
+    this.resolved.set(k, res);
     if (res.runtime === "python") this.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
     this.updateLabel();
     this.changed.fire(nb);
