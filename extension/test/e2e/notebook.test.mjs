@@ -233,7 +233,7 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
     await cs.answerDialog(/restart the kernel into the new environment/i, "Run in the Running Kernel");
     await cs.waitForText(/^tinydelta 1\.0$/m, 60_000);
     await cs.cell("import tinydelta").run();
-    text = await cs.answerDialog(/restart the kernel into the new environment/i, "Restart Kernel", 60_000); // asked again
+    text = await cs.answerDialog(/restart the kernel into the new environment/i, "Restart Kernel", 240_000); // asked again
     await cs.waitForText(/^tinydelta 2\.0$/m, 120_000);
     await cs.cell("state = 41").run();
     await cs.waitForText(/^state set$/m, 60_000);
