@@ -61,6 +61,8 @@ const renderer = {
   minify: !watch,
   logLevel: "info",
   define: { "process.env.NODE_ENV": '"production"', global: "globalThis" },
+  // Some of the widget libraries set webpack's public path (their build tool, not ours).
+  banner: { js: 'var __webpack_public_path__ = "";' },
   plugins: [injectCss, anywidgetAsModule],
   loader: fontLoaders,
 };
