@@ -118,9 +118,14 @@ def wheels_server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def assets(offline_index: Path, tmp_path: Path, wheel_maker: Any, wheels_server: str) -> Path:
+def assets(
+    request: pytest.FixtureRequest, tmp_path: Path, wheel_maker: Any, wheels_server: str
+) -> Path:
     """Beside the scripts: wheels/ (find-links), flat/ (a flat index), simple/ (a simple index),
-    localpkg/ (a path project) and localgit/ (the same as a git repository)."""
+    localpkg/ (a path project) and localgit/ (the same as a git repository). Local rows see only
+    the offline index (uv never reaches PyPI); `pypi` rows see PyPI itself."""
+    pypi = request.node.get_closest_marker("pypi") is not None
+    request.getfixturevalue("isolated_cache" if pypi else "offline_index")
     wheels = tmp_path / "wheels"
     (tmp_path / "server-url").write_text(wheels_server)
     for v in ("1.0", "2.0", "3.0b1"):
