@@ -41,6 +41,9 @@ function withDefaults(command: string, args: unknown[]): unknown[] {
   return [args[0], { ...opts, platforms: readSettings().settings.portabilityTargets }, ...args.slice(2)];
 }
 
+/** Saved files, and untitled ones: the sidecar reads those from the editor (docs/protocol.md). */
+const RESOLVABLE = new Set(["file", "untitled"]);
+
 export type SidecarState = "stopped" | "preparing" | "starting" | "running" | "failed" | "restricted";
 
 export function readSettings(): { settings: EnvlensSettings; problems: string[] } {
@@ -58,6 +61,7 @@ export class Sidecar implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<SidecarState>();
   readonly onDidChangeState = this.stateEmitter.event;
   private readonly notificationHandlers = new Map<string, ((params: unknown) => void)[]>();
+  private readonly requestHandlers = new Map<string, (params: unknown) => Promise<unknown>>();
   private readonly disposables: vscode.Disposable[] = [];
   gate: Gate | undefined;
   private readonly commandEmitter = new vscode.EventEmitter<CommandEvent>();
@@ -247,6 +251,7 @@ export class Sidecar implements vscode.Disposable {
       client.onNotification(method, (params: unknown) => handlers.forEach((h) => h(params)));
     }
     client.onRequest("envlens/applyNotebookEdit", (params: ApplyNotebookEditParams) => applyNotebookEdit(params, this.log));
+    for (const [method, handler] of this.requestHandlers) client.onRequest(method, handler);
     try {
       await client.start();
     } catch (e) {
@@ -273,6 +278,13 @@ export class Sidecar implements vscode.Disposable {
     list.push(handler as (params: unknown) => void);
     this.notificationHandlers.set(method, list);
     this.client?.onNotification(method, (params: unknown) => handler(params as P));
+  }
+
+  /** A request from the sidecar (input() in a cell); one handler per method. */
+  onRequest<P, R>(method: string, handler: (params: P) => Promise<R>): void {
+    const h = handler as (params: unknown) => Promise<unknown>;
+    this.requestHandlers.set(method, h);
+    this.client?.onRequest(method, h);
   }
 
   async request<R>(method: string, params: unknown, token?: vscode.CancellationToken): Promise<R> {
@@ -313,7 +325,7 @@ export class Sidecar implements vscode.Disposable {
   }
 
   async resolve(uri: vscode.Uri): Promise<ResolveResult | undefined> {
-    if (uri.scheme !== "file") return undefined;
+    if (!RESOLVABLE.has(uri.scheme)) return undefined;
     const client = await this.ready();
     if (!client) return undefined;
     try {
@@ -325,7 +337,7 @@ export class Sidecar implements vscode.Disposable {
   }
 
   async environment(uri: vscode.Uri): Promise<EnvironmentInfo | undefined> {
-    if (uri.scheme !== "file") return undefined;
+    if (!RESOLVABLE.has(uri.scheme)) return undefined;
     const client = await this.ready();
     if (!client) return undefined;
     try {

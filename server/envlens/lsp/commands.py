@@ -83,7 +83,7 @@ def target(ls: EnvlensServer, args: tuple[Any, ...], name: str) -> tuple[str, Pa
             hint="Call it as [uri, ...]; see docs/protocol.md",
         )
     key = ls.doc_key(args[0])
-    path = to_fs_path(key)
+    path = ls.path_of(key)
     if path is None:
         raise BadInputError(f"{args[0]!r} is not a file URI", hint="Save the file first")
     return key, Path(path)

@@ -1,5 +1,6 @@
 """LSP side of the kernel requests (docs/protocol.md): `envlens/kernel/start|execute|interrupt|
-restart|shutdown` and the `envlens/kernel/output` notification.
+restart|shutdown|update|commSend|pipCell`, the `envlens/kernel/output` and `envlens/kernel/comm`
+notifications, and the `envlens/kernel/input` request to the client (input() in a cell).
 
 Only translation lives here; sessions and their lifecycle are `envlens.kernels.registry`.
 `envlens.lsp.server` calls `register(server)` once.
@@ -20,7 +21,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from envlens.errors import EnvlensError, ToolUnavailableError
+from envlens.kernels.comms import FRONTEND_TYPES, decode_buffers
 from envlens.kernels.deno import find_deno
+from envlens.kernels.pipmagic import pip_cell
 from envlens.kernels.registry import KernelRegistry
 from envlens.resolve import resolve
 from envlens.settings import Settings
@@ -35,6 +38,11 @@ KERNEL_INTERRUPT = "envlens/kernel/interrupt"
 KERNEL_RESTART = "envlens/kernel/restart"
 KERNEL_SHUTDOWN = "envlens/kernel/shutdown"
 KERNEL_OUTPUT = "envlens/kernel/output"
+KERNEL_UPDATE = "envlens/kernel/update"
+KERNEL_COMM = "envlens/kernel/comm"  # server -> client notification: a widget message
+KERNEL_COMM_SEND = "envlens/kernel/commSend"  # client -> server: a widget front end's message
+KERNEL_INPUT = "envlens/kernel/input"  # server -> client request: input() / getpass()
+KERNEL_PIP_CELL = "envlens/kernel/pipCell"
 
 ENVLENS_ERROR_CODE = -32001  # in JSON-RPC's server-error range
 
@@ -60,6 +68,57 @@ def _param(params: Any, name: str) -> Any:
     return value
 
 
+def _optional(params: Any, name: str) -> Any:
+    return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands custom params over as namedtuples (`Object`): back to JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {str(k): _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Progress:
+    """Work-done progress for a kernel request that may build an environment; its `report` is
+    called from the builder's thread."""
+
+    def __init__(self, ls: LanguageServer, title: str) -> None:
+        self.ls = ls
+        self.title = title
+        self.token: str | None = None
+        self.loop = asyncio.get_running_loop()
+
+    async def __aenter__(self) -> Callable[[str], None]:
+        if _supports_progress(self.ls):
+            token = f"envlens-kernel-{uuid.uuid4().hex}"
+            try:
+                await self.ls.work_done_progress.create_async(token)
+                self.ls.work_done_progress.begin(
+                    token, types.WorkDoneProgressBegin(title=self.title, cancellable=False)
+                )
+                self.token = token
+            except Exception:  # a client that refuses progress still gets its kernel
+                self.token = None
+        return self.report
+
+    def report(self, message: str) -> None:
+        if self.token is not None:
+            self.loop.call_soon_threadsafe(
+                self.ls.work_done_progress.report,
+                self.token,
+                types.WorkDoneProgressReport(message=message),
+            )
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.token is not None:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
+
+
 def _settings(server: LanguageServer) -> Settings:
     settings = getattr(server, "settings", None)
     return settings if isinstance(settings, Settings) else Settings.from_env()
@@ -73,11 +132,12 @@ def _failure(server: LanguageServer, exc: EnvlensError) -> JsonRpcServerError:
     return _error(text, {"error": type(exc).__name__, "hint": exc.hint, "cell": exc.cell})
 
 
-def _path(params: Any) -> Path:
+def _path(ls: LanguageServer, params: Any) -> Path:
     uri = str(_param(params, "uri"))
-    path = to_fs_path(uri)
+    path_of = getattr(ls, "path_of", None)  # untitled notebooks too (envlens.lsp.uris)
+    path = path_of(uri) if callable(path_of) else to_fs_path(uri)
     if path is None:
-        raise _error(f"not a file URI: {uri}")
+        raise _error(f"envlens cannot run {uri}: save it as a file first")
     return Path(path)
 
 
@@ -138,46 +198,82 @@ def register(server: LanguageServer) -> None:
 
     @server.feature(KERNEL_START)
     async def kernel_start(ls: LanguageServer, params: Any) -> dict[str, Any]:
-        path = _path(params)
-        token: str | None = None
-        loop = asyncio.get_running_loop()
-        if _supports_progress(ls):
-            token = f"envlens-kernel-{uuid.uuid4().hex}"
-            try:
-                await ls.work_done_progress.create_async(token)
-                ls.work_done_progress.begin(
-                    token,
-                    types.WorkDoneProgressBegin(
-                        title=f"Starting the kernel for {path.name}", cancellable=False
-                    ),
-                )
-            except Exception:  # a client that refuses progress still gets its kernel
-                token = None
-
-        def progress(message: str) -> None:  # called from the environment builder's thread
-            if token is not None:
-                loop.call_soon_threadsafe(
-                    ls.work_done_progress.report,
-                    token,
-                    types.WorkDoneProgressReport(message=message),
-                )
-
+        path = _path(ls, params)
         text, notebook = _editor_content(ls, str(_param(params, "uri")))
+        async with _Progress(ls, f"Starting the kernel for {path.name}") as progress:
+            try:
+                # Nothing is installed or run before the user approved it (UntrustedError).
+                res = resolve(path, text=text, notebook=notebook, settings=_settings(ls))
+                require_trusted(res, notebook=notebook)
+                if res.runtime == "deno" and find_deno() is None:
+                    await _acquire_deno(ls, path, progress)
+                managed = await registry_for(ls).start(
+                    path, settings=_settings(ls), text=text, notebook=notebook, progress=progress
+                )
+            except EnvlensError as exc:
+                raise _failure(ls, exc) from None
+        session_id = managed.id
+
+        def relay(wire: dict[str, Any]) -> None:  # widget messages, in the kernel's order
+            ls.protocol.notify(KERNEL_COMM, {"sessionId": session_id, "msg": wire})
+
+        managed.session.comm_listener = relay
+        return managed.to_json()
+
+    @server.feature(KERNEL_UPDATE)
+    async def kernel_update(ls: LanguageServer, params: Any) -> dict[str, Any]:
+        """The declaration changed: build, then add the packages to the running kernel or say why a
+        restart is needed (envlens.kernels.hotadd)."""
+        session_id = str(_param(params, "sessionId"))
+        path = _path(ls, params)
+        text, notebook = _editor_content(ls, str(_param(params, "uri")))
+        async with _Progress(ls, f"Updating the kernel of {path.name}") as progress:
+            try:
+                res = resolve(path, text=text, notebook=notebook, settings=_settings(ls))
+                require_trusted(res, notebook=notebook)
+                result = await registry_for(ls).update(
+                    session_id, res, settings=_settings(ls), progress=progress
+                )
+            except EnvlensError as exc:
+                raise _failure(ls, exc) from None
+        return result.to_json()
+
+    @server.feature(KERNEL_COMM_SEND)
+    async def kernel_comm_send(ls: LanguageServer, params: Any) -> dict[str, Any]:
+        session_id = str(_param(params, "sessionId"))
+        msg_type = str(_param(params, "msgType"))
+        if msg_type not in FRONTEND_TYPES:
+            raise _error(f"a widget cannot send {msg_type!r} to the kernel")
+        content = _plain(_param(params, "content"))
+        metadata = _plain(_optional(params, "metadata") or {})
+        msg_id = _optional(params, "msgId")
         try:
-            # Nothing is installed or run before the user approved it (UntrustedError).
-            res = resolve(path, text=text, notebook=notebook, settings=_settings(ls))
-            require_trusted(res, notebook=notebook)
-            if res.runtime == "deno" and find_deno() is None:
-                await _acquire_deno(ls, path, progress)
-            managed = await registry_for(ls).start(
-                path, settings=_settings(ls), text=text, notebook=notebook, progress=progress
+            buffers = decode_buffers(_plain(_optional(params, "buffers") or []))
+        except ValueError as exc:
+            raise _error(str(exc)) from None
+        if not isinstance(content, dict) or not isinstance(metadata, dict):
+            raise _error("content and metadata must be objects")
+        try:
+            managed = registry_for(ls).get(session_id)
+            sent = managed.session.send_comm(
+                msg_type,
+                content,
+                metadata=metadata,
+                buffers=buffers,
+                msg_id=str(msg_id) if msg_id else None,
             )
         except EnvlensError as exc:
             raise _failure(ls, exc) from None
-        finally:
-            if token is not None:
-                ls.work_done_progress.end(token, types.WorkDoneProgressEnd())
-        return managed.to_json()
+        return {"msgId": sent}
+
+    @server.feature(KERNEL_PIP_CELL)
+    def kernel_pip_cell(ls: LanguageServer, params: Any) -> dict[str, Any] | None:
+        """A cell's `%pip install` lines: what to declare instead (envlens.kernels.pipmagic)."""
+        code = _param(params, "code")
+        if not isinstance(code, str):
+            raise _error("code must be a string")
+        found = pip_cell(code)
+        return found.to_json() if found is not None else None
 
     @server.feature(KERNEL_EXECUTE)
     async def kernel_execute(ls: LanguageServer, params: Any) -> dict[str, Any]:
@@ -195,8 +291,26 @@ def register(server: LanguageServer) -> None:
                 },
             )
 
+        async def on_input(prompt: str, password: bool) -> str | None:
+            """input() / getpass(): the client asks the user (VS Code's input box)."""
+            answer = await ls.protocol.send_request_async(
+                KERNEL_INPUT,
+                {
+                    "sessionId": session_id,
+                    "executionId": execution_id,
+                    "prompt": prompt,
+                    "password": password,
+                },
+            )
+            value = (
+                answer.get("value") if isinstance(answer, dict) else getattr(answer, "value", None)
+            )
+            return value if isinstance(value, str) else None
+
         try:
-            result = await registry_for(ls).execute(session_id, code, on_output=on_output)
+            result = await registry_for(ls).execute(
+                session_id, code, on_output=on_output, on_input=on_input
+            )
         except EnvlensError as exc:
             raise _failure(ls, exc) from None
         return result.to_json()

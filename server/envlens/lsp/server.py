@@ -28,6 +28,7 @@ from envlens.envs import inventory as envinfo
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
 from envlens.lsp.analysis import Analysis, CellText, Snapshot, analyse
+from envlens.lsp.uris import fs_path
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 from envlens.sources.notebook import cell_source, load_notebook
@@ -141,8 +142,18 @@ class EnvlensServer(LanguageServer):
         doc: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
         return doc
 
+    def workspace_roots(self) -> list[str]:
+        roots = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
+        return [r for r in roots if r] or (
+            [self.workspace.root_path] if self.workspace.root_path else []
+        )
+
+    def path_of(self, uri: str) -> str | None:
+        """The file's path; an untitled document's is in the workspace folder (envlens.lsp.uris)."""
+        return fs_path(uri, self.workspace_roots())
+
     def snapshot(self, key: str) -> Snapshot | None:
-        path = to_fs_path(key)
+        path = self.path_of(key)
         if path is None:
             return None
         nb = self.workspace.get_notebook_document(notebook_uri=key)

@@ -39,8 +39,9 @@ def _uri(params: Any) -> str:
     return value
 
 
-def _path(uri: str) -> Path:
-    path = to_fs_path(uri)
+def _path(uri: str, server: LanguageServer | None = None) -> Path:
+    path_of = getattr(server, "path_of", None)  # untitled documents too (envlens.lsp.uris)
+    path = path_of(uri) if callable(path_of) else to_fs_path(uri)
     if path is None:
         raise JsonRpcServerError(f"not a file URI: {uri}", ENVLENS_ERROR_CODE)  # type: ignore[no-untyped-call]
     return Path(path)
@@ -80,7 +81,7 @@ def keep_trusted(server: LanguageServer, uri: str, before: Resolution | trust.Tr
     """Call after a command edited the declaration (add, remove, lock, declare imports, move pip
     installs), with the trust state (`state_before(server, uri)`) taken before the edit: a trusted
     file stays trusted."""
-    after, _, is_open = current(server, _path(uri), uri)
+    after, _, is_open = current(server, _path(uri, server), uri)
     return trust.resign_if_trusted(before, after=after, write_file=not is_open)
 
 
@@ -89,7 +90,7 @@ def keep_trusted_after_edit(
 ) -> bool:
     """Like `keep_trusted`, with the edited file's new text (the editor's didChange may still be on
     its way after workspace/applyEdit). `new_text` is the notebook's or script's whole new text."""
-    path = _path(uri)
+    path = _path(uri, server)
     _, _, is_open = current(server, path, uri)
     if path.suffix == ".ipynb":
         after = resolve(path, notebook=parse_notebook(new_text, path))
@@ -100,12 +101,12 @@ def keep_trusted_after_edit(
 
 def state_before(server: LanguageServer, uri: str) -> trust.TrustState:
     """The file's trust state, to take before an edit and hand to `keep_trusted` after it."""
-    res, nb, _ = current(server, _path(uri), uri)
+    res, nb, _ = current(server, _path(uri, server), uri)
     return trust.trust_state(res, notebook=nb)
 
 
 def state_json(server: LanguageServer, uri: str) -> dict[str, Any]:
-    res, nb, _ = current(server, _path(uri), uri)
+    res, nb, _ = current(server, _path(uri, server), uri)
     return {"uri": uri, **trust.trust_state(res, notebook=nb).to_json()}
 
 
@@ -116,7 +117,7 @@ def approve_json(server: LanguageServer, uri: str) -> dict[str, Any]:
     machine, and `signature` is returned for the client to set at metadata.envlens.trust (so it is
     saved with the notebook); a closed notebook is signed on disk.
     """
-    res, nb, is_open = current(server, _path(uri), uri)
+    res, nb, is_open = current(server, _path(uri, server), uri)
     state = trust.approve(res, write_file=not is_open, notebook=nb)
     signature = (
         trust.sign(res)
