@@ -162,7 +162,7 @@ export class CodeServer {
     if (!fs.existsSync(logs)) return [];
     return fs
       .readdirSync(logs, { recursive: true })
-      .filter((f) => /exthost\d+[\/]remoteexthost\.log$/.test(f))
+      .filter((f) => /exthost\d+[/]remoteexthost\.log$/.test(f))
       .map((f) => path.join(logs, f))
       .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
   }
