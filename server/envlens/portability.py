@@ -18,9 +18,8 @@ import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomlkit
 from packaging.utils import canonicalize_name
@@ -28,6 +27,7 @@ from packaging.utils import canonicalize_name
 from envlens.envs.runner import RunResult
 from envlens.envs.uv import Uv, cause
 from envlens.errors import BadInputError
+from envlens.portability_verdict import Problem, Verdict
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
@@ -54,54 +54,6 @@ ALIASES = {
     "win-amd64": "windows-x86_64",
     "win64": "windows-x86_64",
 }
-
-Status = Literal["works", "builds", "fails"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    package: str
-    version: str | None
-    reason: str  # one line, the whole sentence
-    needs_build: bool  # installs only by building from source (a warning, not a failure)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    platform: str  # friendly name, e.g. "linux-aarch64"
-    python: str  # "3.12"
-    status: Status
-    problems: tuple[Problem, ...] = ()
-    packages: dict[str, str] = field(default_factory=dict)  # resolved versions when it resolves
-    log: str = field(default="", repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "fails"
-
-    def lines(self) -> list[str]:
-        head = f"{self.platform}, Python {self.python}: "
-        if self.status == "works":
-            return [head + f"works ({len(self.packages)} packages, all from wheels)"]
-        word = "installs only by building from source" if self.status == "builds" else "fails"
-        return [head + word] + [f"  - {p.reason}" for p in self.problems]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "python": self.python,
-            "status": self.status,
-            "problems": [
-                {
-                    "package": p.package,
-                    "version": p.version,
-                    "reason": p.reason,
-                    "needsBuild": p.needs_build,
-                }
-                for p in self.problems
-            ],
-            "packages": self.packages,
-        }
 
 
 def parse_platforms(names: list[str] | None) -> list[str]:

@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from envlens import surface
-    from envlens.lsp.server import LspLogHandler, create_server
+    from envlens.lsp.app import create_server
+    from envlens.lsp.server import LspLogHandler
 
     surface.use("editor")  # messages now name editor actions ("Show Logs"), not commands
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

@@ -1,13 +1,12 @@
 """The envlens language server: open documents and notebooks, per-version analyses, environment state.
 
-`create_server()` wires the feature modules onto one `EnvlensServer`. The server only translates:
+`envlens.lsp.app.create_server()` wires the feature modules onto one `EnvlensServer`. The server only translates:
 what a document means comes from `analysis.analyse` (and through it from the core modules).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import threading
 import time
@@ -24,10 +23,11 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from envlens import __version__
+from envlens.analysis import Analysis, CellText, Snapshot, analyse
 from envlens.envs import inventory as envinfo
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
-from envlens.lsp.analysis import Analysis, CellText, Snapshot, analyse
+from envlens.kernels.registry import KernelRegistry
 from envlens.lsp.uris import fs_path
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -52,6 +52,7 @@ class Operation:
     token: str | None = None
     future: asyncio.Future[Any] | None = None
     count: int = 0  # packages being installed
+    done: str = "done"  # the progress's last word when it succeeds
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +117,11 @@ class EnvlensServer(LanguageServer):
         self.published: dict[str, tuple[Any, ...]] = {}  # uri -> last published diagnostics
         self._dirty: dict[str, set[str] | None] = {}  # doc key -> touched cell uris (None: all)
         self._flush_scheduled = False
+        # Set by the diagnostics feature when it registers (it imports this module, not the reverse).
+        self.publish_diagnostics: Callable[[EnvlensServer, str, set[str] | None], None] | None = (
+            None
+        )
+        self.kernels = KernelRegistry()  # the notebook kernels this editor session started
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
 
@@ -296,13 +302,14 @@ class EnvlensServer(LanguageServer):
     def _flush(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, {}
-        from envlens.lsp import diagnostics  # imported here: it imports this module
-
+        publish = self.publish_diagnostics
+        if publish is None:
+            return
         for key, cells in dirty.items():
             if not self.is_open(key):
                 continue
             try:
-                diagnostics.publish(self, key, cells)
+                publish(self, key, cells)
             except Exception:  # never let one document break the others
                 log.exception("publishing diagnostics for %s failed", key)
 
@@ -364,30 +371,3 @@ class LspLogHandler(logging.Handler):
             self.server.call_soon(self.server.log_message, self.format(record), kind)
         except Exception:
             pass
-
-
-FEATURE_MODULES = (
-    "envlens.lsp.documents",
-    "envlens.lsp.settings",
-    "envlens.lsp.diagnostics",
-    "envlens.lsp.codelens",
-    "envlens.lsp.code_actions",
-    "envlens.lsp.commands",
-    "envlens.lsp.requests",
-    "envlens.lsp.progress",
-    "envlens.lsp.trust",
-)
-
-
-def create_server() -> EnvlensServer:
-    server = EnvlensServer()
-    for name in FEATURE_MODULES:
-        importlib.import_module(name).register(server)
-    try:
-        kernels = importlib.import_module("envlens.lsp.kernels")
-    except ModuleNotFoundError as exc:
-        if exc.name != "envlens.lsp.kernels":
-            raise
-    else:
-        kernels.register(server)
-    return server
