@@ -78,7 +78,7 @@ def _check_lockable(resolution: Resolution) -> None:
             path=decl.path,
             hint="Lock the project with `uv lock` in its folder",
         )
-    if decl.kind not in ("pep723", "notebook-uv"):
+    if not decl.lockable:
         raise DeclarationError(
             f"envlens locks inline PyPI declarations; this file uses {decl.label}",
             path=decl.path or resolution.path,

@@ -65,10 +65,11 @@ def needs_notebook_ops(a: Analysis, action: str, cells: list[int] | None = None)
     snap = a.snapshot
     if not snap.is_notebook or a.resolution is None:
         return False
-    kind = a.resolution.declaration.kind
+    decl = a.resolution.declaration
+    in_place = decl.kind == "pep723" or decl.python_project  # text edits, no cells or metadata
     if action == "remove":
-        return kind != "pep723" and kind not in ("pyproject", "uv-project")
-    if kind not in ("pep723", "pyproject", "uv-project"):
+        return not in_place
+    if not in_place:
         return True
     if action == "move" and snap.cells:
         for idx in cells or []:
