@@ -154,7 +154,7 @@ export class Sidecar implements vscode.Disposable {
     }
     // F5 from the repository (.vscode/launch.json): the working tree's sidecar, no wheelhouse needed.
     const devPython = process.env.ENVLENS_DEV_SIDECAR;
-    if (devPython) return { command: devPython, args: ["-m", "envlens", "serve"] };
+    if (devPython) return { command: devPython, args: ["-Xfrozen_modules=off", "-m", "envlens", "serve"] };
     const envlens = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: "envlens: setting up the sidecar environment" },
       () =>
