@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from envlens import surface
 from envlens.envs import conda_rattler
 from envlens.errors import LockError
 from envlens.resolve import Resolution
@@ -151,7 +152,7 @@ def require_fresh(resolution: Resolution, *, alternative: str | None = None) -> 
         raise LockError(
             f"{name} has no conda lock",
             path=resolution.path,
-            hint=f"Run `envlens lock {name}` first{tail}",
+            hint=surface.sentence(surface.action("lock", name)) + f" first{tail}",
         )
     state, reasons = drift(resolution)
     if state != "fresh":
