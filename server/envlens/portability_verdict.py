@@ -26,6 +26,8 @@ class Verdict:
     problems: tuple[Problem, ...] = ()
     packages: dict[str, str] = field(default_factory=dict)  # resolved versions when it resolves
     log: str = field(default="", repr=False)
+    # What the check leaves out, the same for every target (a package from [tool.uv.sources]).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -53,4 +55,5 @@ class Verdict:
                 for p in self.problems
             ],
             "packages": self.packages,
+            "notes": list(self.notes),
         }
