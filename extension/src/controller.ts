@@ -8,6 +8,7 @@ import { appendsToPrevious, outputItems, type OutputItem } from "./core/outputs"
 import {
   Methods,
   type ExecuteResult,
+  type DeclarationChangedNotification,
   type KernelOutputNotification,
   type KernelInputRequest,
   type KernelStartResult,
@@ -90,6 +91,11 @@ export class EnvlensController implements vscode.Disposable {
     };
     this.controller.interruptHandler = (nb) => this.interrupt(nb);
     sidecar.onNotification<KernelOutputNotification>(Methods.kernelOutput, (n) => this.listeners.get(n.executionId)?.(n.output));
+    // Typing a dependency (an untitled notebook too): the label follows once the sidecar has the edit.
+    sidecar.onNotification<DeclarationChangedNotification>(Methods.declarationChanged, (n) => {
+      const nb = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === n.uri);
+      if (nb) void this.refresh(nb);
+    });
     sidecar.onRequest<KernelInputRequest, { value: string | null }>(Methods.kernelInput, (r) => this.askInput(r));
     this.disposables.push(
       this.controller,

@@ -164,7 +164,14 @@ export const Methods = {
   kernelPipCell: "envlens/kernel/pipCell",
   kernelComm: "envlens/kernel/comm",
   kernelCommSend: "envlens/kernel/commSend",
+  declarationChanged: "envlens/declarationChanged",
 } as const;
+
+/** The sidecar has read an edit that changes a document's environment (its key). */
+export interface DeclarationChangedNotification {
+  uri: string;
+  key: string | null;
+}
 
 // Server-side commands (workspace/executeCommand); the client's own palette commands have other ids
 // so that vscode-languageclient can register these without a clash.

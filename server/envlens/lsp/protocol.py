@@ -8,6 +8,9 @@ RESOLVE = "envlens/resolve"
 ENVIRONMENT = "envlens/environment"
 APPLY_NOTEBOOK_EDIT = "envlens/applyNotebookEdit"  # server -> client request
 TRUST_STATE = "envlens/trustState"
+# server -> client notification {uri, key}: a document's declaration now means another environment
+# (sent once the server has read the edit, so a resolve asked after it sees the new text).
+DECLARATION_CHANGED = "envlens/declarationChanged"
 
 KERNEL_START = "envlens/kernel/start"
 KERNEL_EXECUTE = "envlens/kernel/execute"

@@ -28,6 +28,7 @@ from envlens.envs import inventory as envinfo
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
 from envlens.kernels.registry import KernelRegistry
+from envlens.lsp import protocol as P
 from envlens.lsp.uris import fs_path
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -115,6 +116,7 @@ class EnvlensServer(LanguageServer):
         self.failed: dict[str, str] = {}  # env key -> one-line reason of the last failed build
         self.built_for: dict[str, str] | None = None  # declared_in path -> newest built key
         self.published: dict[str, tuple[Any, ...]] = {}  # uri -> last published diagnostics
+        self.announced: dict[str, str | None] = {}  # uri -> environment key last announced
         self._dirty: dict[str, set[str] | None] = {}  # doc key -> touched cell uris (None: all)
         self._flush_scheduled = False
         # Set by the diagnostics feature when it registers (it imports this module, not the reverse).
@@ -303,15 +305,30 @@ class EnvlensServer(LanguageServer):
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, {}
         publish = self.publish_diagnostics
-        if publish is None:
-            return
         for key, cells in dirty.items():
             if not self.is_open(key):
+                continue
+            self._announce_declaration(key)
+            if publish is None:
                 continue
             try:
                 publish(self, key, cells)
             except Exception:  # never let one document break the others
                 log.exception("publishing diagnostics for %s failed", key)
+
+    def _announce_declaration(self, key: str) -> None:
+        """Tell the client when a document's environment key changed (typing a dependency into an
+        untitled notebook): its kernel label and picker follow without polling."""
+        try:
+            a = self.analysis(key)
+        except Exception:  # the diagnostics report what is wrong with the document
+            log.debug("analysing %s failed", key, exc_info=True)
+            return
+        env_key = a.resolution.key if a is not None and a.resolution is not None else None
+        if self.announced.get(key, "") == env_key:
+            return
+        self.announced[key] = env_key
+        self.protocol.notify(P.DECLARATION_CHANGED, {"uri": key, "key": env_key})
 
     # --- client calls -------------------------------------------------------------------------
 
