@@ -454,7 +454,9 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
             # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name;
             # google.cloud.pubsub_v1 -> google-cloud-pubsub: a versioned API of that package
             for name in dict.fromkeys((prefix, _API_VERSION_RE.sub("", prefix))):
-                if canonicalize_name(name) in known:
+                # inside a namespace several distributions share, its dotted name on PyPI is the
+                # package (google-cloud-vmwareengine), even when it is too new or rare to be known
+                if canonicalize_name(name) in known or on_pypi(canonicalize_name(name)):
                     found = Provider(module, canonicalize_name(name), "name")
                     break
             if found is not None:
