@@ -156,9 +156,11 @@ class Notebook:
         path: Path,
         cells: list[tuple[str, str]],
         metadata: dict[str, Any] | None = None,
+        uri: str
+        | None = None,  # an untitled notebook's ("untitled:Untitled-1.ipynb?jupyter-notebook")
     ) -> None:
         self.client, self.rec, self.path = client, rec, path
-        self.uri = path.as_uri()
+        self.uri = uri or path.as_uri()
         self.version = 1
         self.metadata = metadata or {}
         self._n = 0

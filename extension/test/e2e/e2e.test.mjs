@@ -156,9 +156,7 @@ describe("envlens in code-server", { concurrency: false }, () => {
     await view.locator(".monaco-list-row", { hasText: "tinyalpha" }).first().waitFor({ timeout: 60_000 });
     await view.locator(".monaco-list-row", { hasText: "tinybeta" }).first().waitFor({ timeout: 60_000 });
     await cs.shot("environment-view");
-    await cs.runCommand("envlens: Add Package...");
-    const input = cs.page.locator(".quick-input-widget input");
-    await input.waitFor();
+    const input = await addPackageInput();
     await input.fill("tinyimg");
     await cs.page.keyboard.press("Enter");
     await waitForAsync(async () => {
@@ -245,6 +243,15 @@ describe("envlens in code-server", { concurrency: false }, () => {
     await cs.sideBarWidth(width);
   });
 
+  /** Add Package...'s input box (the palette's own box closes first: wait for ours). */
+  const addPackageInput = async () => {
+    await cs.runCommand("envlens: Add Package...");
+    await cs.page.locator(".quick-input-widget:visible", { hasText: "Add a package to" }).waitFor({ timeout: 30_000 });
+    const input = cs.page.locator(".quick-input-widget:visible input");
+    await input.waitFor({ state: "visible", timeout: 30_000 });
+    return input;
+  };
+
   /** The notebook cell whose text matches; `run()` clicks its own Execute Cell button. */
   const cellRow = (text) => {
     const row = cs.page.locator(".monaco-list-row.code-cell-row:visible", { hasText: text }).first();
@@ -278,9 +285,7 @@ describe("envlens in code-server", { concurrency: false }, () => {
 
   step("provenance: after the declaration changes and syncs, cells say 'outputs from an older environment'; re-running one clears it", async () => {
     const older = "outputs from an older environment";
-    await cs.runCommand("envlens: Add Package...");
-    const input = cs.page.locator(".quick-input-widget input");
-    await input.waitFor();
+    const input = await addPackageInput();
     await input.fill("tinybeta");
     await cs.page.keyboard.press("Enter");
     await waitForAsync(async () => {

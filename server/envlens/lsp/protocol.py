@@ -7,6 +7,22 @@ from typing import Any, Literal, TypedDict
 RESOLVE = "envlens/resolve"
 ENVIRONMENT = "envlens/environment"
 APPLY_NOTEBOOK_EDIT = "envlens/applyNotebookEdit"  # server -> client request
+TRUST_STATE = "envlens/trustState"
+# server -> client notification {uri, key}: a document's declaration now means another environment
+# (sent once the server has read the edit, so a resolve asked after it sees the new text).
+DECLARATION_CHANGED = "envlens/declarationChanged"
+
+KERNEL_START = "envlens/kernel/start"
+KERNEL_EXECUTE = "envlens/kernel/execute"
+KERNEL_INTERRUPT = "envlens/kernel/interrupt"
+KERNEL_RESTART = "envlens/kernel/restart"
+KERNEL_SHUTDOWN = "envlens/kernel/shutdown"
+KERNEL_UPDATE = "envlens/kernel/update"
+KERNEL_COMM_SEND = "envlens/kernel/commSend"  # client -> server: a widget front end's message
+KERNEL_PIP_CELL = "envlens/kernel/pipCell"
+KERNEL_OUTPUT = "envlens/kernel/output"  # server -> client notification: a cell's output
+KERNEL_COMM = "envlens/kernel/comm"  # server -> client notification: a widget message
+KERNEL_INPUT = "envlens/kernel/input"  # server -> client request: input() / getpass()
 
 CMD_INSTALL = "envlens.install"
 CMD_SYNC = "envlens.sync"

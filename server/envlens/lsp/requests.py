@@ -10,19 +10,12 @@ from typing import Any
 
 from envlens import trust
 from envlens.envs.inventory import quick_knowledge
-from envlens.errors import BadInputError, EnvlensError
+from envlens.errors import EnvlensError
 from envlens.locking import drift as lock
 from envlens.lsp import protocol as P
-from envlens.lsp.commands import CommandFailed, resolution_of, target
+from envlens.lsp.context import failure, request_uri, resolution, target
 from envlens.lsp.server import EnvlensServer
 from envlens.resolve import Resolution
-
-
-def uri_param(params: Any) -> str:
-    uri = params.get("uri") if isinstance(params, dict) else getattr(params, "uri", None)
-    if not isinstance(uri, str):
-        raise BadInputError("the request needs {uri}", hint="See docs/protocol.md")
-    return uri
 
 
 def lock_state(res: Resolution, *, trusted: bool) -> str:
@@ -52,15 +45,15 @@ def register(server: EnvlensServer) -> None:
     @server.feature(P.RESOLVE)
     def resolve_request(ls: EnvlensServer, params: Any) -> dict[str, Any]:
         try:
-            key, path = target(ls, (uri_param(params),), P.RESOLVE)
-            return resolution_of(ls, key, path).to_json()
-        except EnvlensError as exc:
-            raise CommandFailed(message=exc.one_line()) from None
+            key, path = target(ls, request_uri(params))
+            return resolution(ls, key, path).to_json()
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc, log=False) from None
 
     @server.feature(P.ENVIRONMENT)
     def environment_request(ls: EnvlensServer, params: Any) -> P.EnvironmentInfo:
         try:
-            key, path = target(ls, (uri_param(params),), P.ENVIRONMENT)
-            return environment_info(ls, key, resolution_of(ls, key, path))
-        except EnvlensError as exc:
-            raise CommandFailed(message=exc.one_line()) from None
+            key, path = target(ls, request_uri(params))
+            return environment_info(ls, key, resolution(ls, key, path))
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc, log=False) from None
