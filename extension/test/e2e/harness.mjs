@@ -75,6 +75,8 @@ export class CodeServer {
           "security.workspace.trust.enabled": this.workspaceTrust,
           "files.autoSave": "off",
           "notebook.confirmDeleteRunningCell": false,
+          // ENVLENS_E2E_TRACE=1: the LSP traffic in the envlens log (vscode-languageclient reads it).
+          ...(process.env.ENVLENS_E2E_TRACE ? { "envlens.trace.server": "verbose" } : {}),
           ...settings,
         },
         null,
