@@ -94,6 +94,7 @@ export class EnvlensController implements vscode.Disposable {
     // Typing a dependency (an untitled notebook too): the label follows once the sidecar has the edit.
     sidecar.onNotification<DeclarationChangedNotification>(Methods.declarationChanged, (n) => {
       const nb = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === n.uri);
+      this.sidecar.log.debug(`declaration changed: ${n.uri} -> ${n.key ?? "an error"}${nb ? "" : " (no such notebook open)"}`);
       if (nb) void this.refresh(nb);
     });
     sidecar.onRequest<KernelInputRequest, { value: string | null }>(Methods.kernelInput, (r) => this.askInput(r));
@@ -195,6 +196,7 @@ export class EnvlensController implements vscode.Disposable {
     const gen = (this.refreshes.get(k) ?? 0) + 1;
     this.refreshes.set(k, gen);
     const res = await this.sidecar.resolve(this.sourceUri(nb));
+    this.sidecar.log.debug(`refresh ${k} #${gen}: ${res ? res.requirements.join(", ") || "no dependencies" : "not resolved"}${this.refreshes.get(k) !== gen ? " (superseded)" : ""}`);
     if (!res || this.refreshes.get(k) !== gen) return res;
     if (res.built && !this.pythonOf.has(res.key)) {
       const info = await this.sidecar.environment(this.sourceUri(nb));
