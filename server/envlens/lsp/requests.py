@@ -18,7 +18,7 @@ from envlens.lsp.server import EnvlensServer
 from envlens.resolve import Resolution
 
 
-def lock_state(res: Resolution, *, trusted: bool) -> str:
+def lock_state(res: Resolution, *, trusted: bool) -> lock.LockState:
     # Before approval only envlens's own reading answers: asking uv may run a source's build backend.
     return lock.lock_state(res, uv_check=trusted)
 
@@ -35,9 +35,9 @@ def environment_info(ls: EnvlensServer, key: str, res: Resolution) -> P.Environm
         "packages": [
             {"name": n, "version": v} for n, v in (knowledge.packages if knowledge else ())
         ],
-        "lockState": lock_state(res, trusted=is_trusted),  # type: ignore[typeddict-item]
+        "lockState": lock_state(res, trusted=is_trusted),
         "trusted": is_trusted,
-        "operations": [op.to_json() for op in ls.operations if op.key == res.key],  # type: ignore[misc]
+        "operations": [op.to_json() for op in ls.operations if op.key == res.key],
     }
 
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -44,7 +44,7 @@ class Operation:
     id: str
     title: str
     key: str
-    status: str = "running"  # running | succeeded | failed
+    status: Literal["running", "succeeded", "failed"] = "running"
     log: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     ended: float | None = None
@@ -55,7 +55,7 @@ class Operation:
     count: int = 0  # packages being installed
     done: str = "done"  # the progress's last word when it succeeds
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> P.OperationInfo:
         return {
             "id": self.id,
             "title": self.title,
