@@ -229,12 +229,15 @@ export const activate: ActivationFunction = (context: RendererContext<unknown>) 
   return {
     async renderOutputItem(item: OutputItem, element: HTMLElement) {
       const { model_id: modelId } = item.json() as { model_id: string };
-      element.innerHTML = "";
+      // The model comes from the kernel through the sidecar, and may follow the output by seconds
+      // on a busy machine: wait for it (a widget of a kernel that is gone never comes).
+      element.textContent = "Loading the widget…";
       await queue;
-      if (!(await manager.waitForModel(modelId, 5000))) {
+      if (!(await manager.waitForModel(modelId, 30_000))) {
         element.textContent = "This widget is not available: its kernel is gone. Run the cell again to show it.";
         return;
       }
+      element.textContent = "";
       const model = await manager.get_model(modelId);
       const view = (await manager.create_view(model, {})) as base.DOMWidgetView;
       views.get(item.id)?.remove();
