@@ -108,6 +108,8 @@ export class CodeServer {
         "--disable-update-check",
         ...(this.workspaceTrust ? [] : ["--disable-workspace-trust"]),
         "--disable-getting-started-override",
+        // ENVLENS_E2E_TRACE=1: log level trace, so the LSP traffic reaches the envlens log.
+        ...(process.env.ENVLENS_E2E_TRACE ? ["--log", "trace"] : []),
         "--user-data-dir", this.dirs["user-data"],
         "--extensions-dir", this.dirs.extensions,
         this.workspace,
