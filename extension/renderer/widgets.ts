@@ -93,6 +93,8 @@ class RelayComm implements base.IClassicComm {
 
 const OUTPUT_TYPES = new Set(["stream", "display_data", "execute_result", "error"]);
 
+let anywidgetModule: Record<string, unknown> | undefined;
+
 class WidgetManager extends HTMLManager {
   private readonly comms = new Map<string, RelayComm>();
   private readonly pending = new Map<string, Callbacks>();
@@ -104,7 +106,9 @@ class WidgetManager extends HTMLManager {
     super({
       // Third-party widget modules bundled here: anywidget (its front end runs the widget's own ESM).
       loader: async (moduleName: string) => {
-        if (moduleName === "anywidget") return anywidgetFactory(base);
+        // One module object for the model and the view classes: anywidget keeps each model's
+        // runtime in a map private to the factory call, where its view looks it up.
+        if (moduleName === "anywidget") return (anywidgetModule ??= anywidgetFactory(base));
         throw new Error(`The widget module ${moduleName} is not available in VS Code (envlens bundles ipywidgets and anywidget).`);
       },
     });

@@ -29,7 +29,11 @@ export class WidgetHost implements vscode.Disposable {
       }),
       vscode.workspace.onWillSaveNotebookDocument((e) => {
         const edit = this.stateEdit(e.notebook);
-        if (edit) e.waitUntil(Promise.resolve([edit]));
+        if (!edit) return;
+        // A notebook's will-save participant answers a WorkspaceEdit (an array is dropped as invalid).
+        const we = new vscode.WorkspaceEdit();
+        we.set(e.notebook.uri, [edit]);
+        e.waitUntil(Promise.resolve(we));
       }),
     );
   }

@@ -313,13 +313,44 @@ export class CodeServer {
     throw new Error(`no frame shows ${selector} within ${timeoutMs / 1000} s`);
   }
 
+  /** Scrolls the visible notebook until `row` is rendered: VS Code renders only the cells (and the
+   * outputs) near the viewport, as a user sees them. Down first, then back up. */
+  async revealCell(row, maxWheels = 40) {
+    const list = this.page.locator(".notebook-editor:visible .monaco-list").first();
+    for (const dy of [500, -500]) {
+      for (let i = 0; i < maxWheels; i++) {
+        if ((await row.count()) > 0) {
+          // Rendered is not shown (the list keeps a margin of rows): bring it to the top third, its
+          // output below it (the list scrolls itself; the browser's scrollIntoView does not move it).
+          for (let j = 0; j < 10; j++) {
+            const [r, l] = [await row.boundingBox(), await list.boundingBox()];
+            if (!r || !l) break;
+            const off = r.y - (l.y + 40);
+            if (Math.abs(off) < 60) break;
+            await list.hover().catch(() => undefined);
+            await this.page.mouse.wheel(0, Math.max(-800, Math.min(800, off)));
+            await sleep(200);
+          }
+          return;
+        }
+        await list.hover().catch(() => undefined);
+        await this.page.mouse.wheel(0, dy);
+        await sleep(150);
+      }
+    }
+    await row.waitFor({ timeout: 1000 });
+  }
+
   /** The notebook cell whose text matches (visible editor); `run()` clicks its Execute Cell button. */
   cell(text) {
     const row = this.page.locator(".monaco-list-row.code-cell-row:visible", { hasText: text }).first();
+    const reveal = () => this.revealCell(row);
     return {
       row,
+      reveal,
       status: (label) => row.locator(".cell-status-item", { hasText: label }),
       run: async () => {
+        await reveal();
         await row.hover();
         await row.locator(".run-button-container .action-label").first().click();
       },
