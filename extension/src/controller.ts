@@ -220,10 +220,23 @@ export class EnvlensController implements vscode.Disposable {
     const res = this.resolved.get(this.keyOf(nb));
     const session = this.sessionOf(nb);
     // Until the notebook is resolved, nothing of another notebook's environment shows.
-    this.controller.label = controllerLabel(res, res ? this.pythonOf.get(res.key) : undefined);
+    const label = controllerLabel(res, res ? this.pythonOf.get(res.key) : undefined);
+    const changed = label !== this.controller.label;
+    this.controller.label = label;
     this.sidecar.log.debug(`kernel label for ${nb.uri.toString()}: ${this.controller.label}`);
     this.controller.description = res ? controllerDescription(res) : "Reading the notebook's declaration";
     this.controller.detail = res ? controllerDetail(res, this.pythonOf.get(res.key), session?.key) : undefined;
+    if (changed && res?.runtime === "python") this.redrawToolbar(nb);
+  }
+
+  /** VS Code redraws the notebook toolbar's kernel item on an affinity change, not on a label
+   * change; and the extension host sends a label change a microtask late, after any affinity
+   * change made in the same turn. So: the same affinity again, on the next turn. */
+  private redrawToolbar(nb: vscode.NotebookDocument): void {
+    setTimeout(() => {
+      if (nb.isClosed) return;
+      this.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+    }, 0);
   }
 
   /** After the declaration changed: hot-add the new environment's packages when only packages are
