@@ -14,6 +14,7 @@ import pytest
 from envlens.imports import (
     distribution_for,
     import_table,
+    is_local_module,
     is_stdlib,
     scan_imports,
     third_party,
@@ -58,6 +59,43 @@ def test_stdlib_and_local_modules_are_not_dependencies(tmp_path: Path) -> None:
     assert [r.module for r in third_party(refs, folder=tmp_path)] == ["numpy"]
     assert is_stdlib("tomllib", frozenset({"tomllib"}))
     assert not is_stdlib("tomllib", frozenset({"os"})), "the target's stdlib list decides"
+
+
+def test_a_projects_own_packages_anywhere_up_to_its_root_are_not_dependencies(
+    tmp_path: Path,
+) -> None:
+    """A Django app's templatetags import `cards.models`; a test imports the package in `src/`;
+    both are the project's own, though PyPI has distributions named `cards` and `tablature`."""
+    site = tmp_path / "site"
+    (site / "cards" / "templatetags").mkdir(parents=True)
+    (site / "manage.py").write_text("")
+    (site / "cards" / "__init__.py").write_text("")
+    (site / "cards" / "models.py").write_text("")
+    code = "import cards.models\nimport tablature\nimport numpy\n"
+    tags = site / "cards" / "templatetags"
+    assert [r.module for r in third_party(scan_imports(code), folder=tags)] == [
+        "tablature",
+        "numpy",
+    ]
+    lib = tmp_path / "lib"
+    (lib / "src" / "tablature").mkdir(parents=True)
+    (lib / "tests").mkdir()
+    (lib / "pyproject.toml").write_text("[project]\nname = 'tablature'\n")
+    (lib / "src" / "tablature" / "__init__.py").write_text("")
+    got = third_party(scan_imports(code), folder=lib / "tests")
+    assert [r.module for r in got] == ["cards.models", "numpy"]
+    # Up the tree a plain folder is a sample named after the library it shows (`redis/`), not a
+    # package: only beside the file does a folder of .py files count.
+    (site / "numpy").mkdir()
+    (site / "numpy" / "demo.py").write_text("")
+    assert not is_local_module("numpy", tags)
+    assert is_local_module("numpy", site)
+    # Outside a project (no marker above), a folder's neighbours up the tree are not the file's.
+    loose = tmp_path / "loose" / "notebooks"
+    loose.mkdir(parents=True)
+    (tmp_path / "loose" / "cards.py").write_text("")
+    assert is_local_module("cards", tmp_path / "loose")
+    assert not is_local_module("cards", loose)
 
 
 def test_distribution_order_env_then_table_then_name() -> None:

@@ -523,15 +523,51 @@ def distributions_providing(
     return names
 
 
-def is_local_module(top: str, folder: Path | None) -> bool:
-    """A module beside the file (`helpers.py`, `mypkg/`) is the user's own, not a dependency."""
+# What marks a project's root folder: its packaging file, its repository, a Django project.
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "manage.py", ".git")
+_MAX_DEPTH = 12  # how far up a file's folder the project root is looked for
+
+
+def project_root(folder: Path) -> Path | None:
+    """The nearest folder at or above `folder` holding a project marker (PROJECT_MARKERS)."""
+    for d in [folder, *folder.parents][:_MAX_DEPTH]:
+        if any((d / m).exists() for m in PROJECT_MARKERS):
+            return d
+    return None
+
+
+def own_module_folders(folder: Path | None) -> tuple[tuple[Path, bool], ...]:
+    """The folders whose modules are the project's own, for a file in `folder`, each with whether
+    a package there must be a regular one (hold an `__init__.py`).
+
+    Beside the file, any module or package. Inside a project, also every folder from the file's up
+    to the project root and the root's `src/`: a Django app imports `cards.models` from
+    `cards/templatetags/`, a test in `tests/` imports the package in `src/`, and neither is a
+    distribution to declare. Up there only a `name.py` or a regular package counts: sample
+    repositories name plain folders after the library they show (`redis/`, `spacy/`). Outside a
+    project only the file's own folder counts (a home folder's checkouts are not the file's).
+    """
     if folder is None:
-        return False
-    return (
-        (folder / f"{top}.py").is_file()
-        or (folder / top / "__init__.py").is_file()
-        or ((folder / top).is_dir() and any((folder / top).glob("*.py")))
-    )
+        return ()
+    root = project_root(folder)
+    if root is None:
+        return ((folder, False),)
+    between = [folder, *folder.parents]
+    up = [*between[1 : between.index(root) + 1], root / "src"]
+    return ((folder, False), *((d, True) for d in up if d != folder))
+
+
+def _module_in(top: str, folder: Path, regular: bool) -> bool:
+    package = folder / top
+    if (folder / f"{top}.py").is_file() or (package / "__init__.py").is_file():
+        return True
+    return not regular and package.is_dir() and any(package.glob("*.py"))
+
+
+def is_local_module(top: str, folder: Path | None) -> bool:
+    """A module of the user's own project (`helpers.py` beside the file, `mypkg/` at the project's
+    root or in its `src/`) is not a dependency."""
+    return any(_module_in(top, d, regular) for d, regular in own_module_folders(folder))
 
 
 def third_party(
@@ -540,14 +576,20 @@ def third_party(
     stdlib: frozenset[str] | None = None,
     folder: Path | None = None,
 ) -> list[ImportRef]:
-    """The imports that need a distribution: not stdlib, not the user's own modules."""
+    """The imports that need a distribution: not stdlib, not the user's own modules.
+
+    `folder` is the file's folder: the project's own modules are looked for from there.
+    """
     out = []
+    own = own_module_folders(folder)
     keep: dict[str, bool] = {}  # per module name: files have many imports of few modules
     for r in refs:
         top = r.module.split(".", 1)[0]
         ok = keep.get(top)
         if ok is None:
-            ok = keep[top] = not is_stdlib(top, stdlib) and not is_local_module(top, folder)
+            ok = keep[top] = not is_stdlib(top, stdlib) and not any(
+                _module_in(top, d, regular) for d, regular in own
+            )
         if ok:
             out.append(r)
     return out
