@@ -17,10 +17,12 @@ import {
   type PipCell,
   type ResolveResult,
   ServerCommands,
+  TRUST_STATE,
+  type TrustState,
 } from "./core/protocol";
 import { hasPipInstall, pipReport } from "./core/pip";
 import { jupyterMetadataOf } from "./notebookEdits";
-import type { Sidecar } from "./sidecar";
+import { readSettings, type Sidecar } from "./sidecar";
 
 export const CONTROLLER_ID = "envlens";
 
@@ -211,7 +213,23 @@ export class EnvlensController implements vscode.Disposable {
     // anything else waits for the next run, which asks).
     const session = this.sessionOf(nb);
     if (session && session.key !== res.key && res.built) void this.bringUpToDate(nb, { ask: false });
+    if (!this.sessions.has(k)) void this.warmStart(nb, res);
     return res;
+  }
+
+  /** The kernel of an approved notebook whose environment is built starts as the notebook opens:
+   * its first run does not wait for Python and ipykernel to load. Asks nothing and builds nothing;
+   * a failure is left for the first run to report. */
+  private async warmStart(nb: vscode.NotebookDocument, res: ResolveResult): Promise<void> {
+    if (res.runtime !== "python" || !res.built || nb.isClosed || !readSettings().settings.startKernelOnOpen) return;
+    try {
+      const state = await this.sidecar.request<TrustState>(TRUST_STATE, { uri: this.sourceUri(nb).toString() });
+      if (!state.trusted || nb.isClosed || this.sessions.has(this.keyOf(nb))) return;
+      await this.session(nb);
+      this.sidecar.log.info(`started the kernel of ${nb.uri.fsPath || nb.uri.toString()} as it opened (envlens.startKernelOnOpen)`);
+    } catch (e) {
+      this.sidecar.log.info(`the kernel of ${nb.uri.toString()} did not start as it opened: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   updateLabel(): void {

@@ -8,6 +8,9 @@ export interface EnvlensSettings {
   serverCommand: string[];
   /** Platforms for Check Portability (the extension passes them to envlens.checkPortability). */
   portabilityTargets: string[];
+  /** Start an approved notebook's kernel when it opens with its environment built (the first run
+   * then does not wait for Python and ipykernel to load). */
+  startKernelOnOpen: boolean;
 }
 
 export const DEFAULT_SETTINGS: EnvlensSettings = {
@@ -16,6 +19,7 @@ export const DEFAULT_SETTINGS: EnvlensSettings = {
   newNotebookDeclaration: "cell",
   serverCommand: [],
   portabilityTargets: [...DEFAULT_TARGETS],
+  startKernelOnOpen: true,
 };
 
 export interface ValidatedSettings {
@@ -57,6 +61,12 @@ export function validateSettings(get: (key: keyof EnvlensSettings) => unknown): 
     } else if (!(Array.isArray(cmd) && cmd.length === 0)) {
       problems.push(`envlens.serverCommand must be a list of non-empty strings, not ${JSON.stringify(cmd)}; using the bundled sidecar`);
     }
+  }
+
+  const eager = get("startKernelOnOpen");
+  if (eager !== undefined && eager !== null) {
+    if (typeof eager === "boolean") settings.startKernelOnOpen = eager;
+    else problems.push(`envlens.startKernelOnOpen must be true or false, not ${JSON.stringify(eager)}; using true`);
   }
 
   const targets = validateTargets(get("portabilityTargets"));

@@ -356,6 +356,7 @@ export class CodeServer {
       },
       /** Replaces the cell's text (insertText: no auto-closed brackets or quotes). */
       setText: async (value) => {
+        await reveal();
         await row.locator(".monaco-editor .view-lines").first().click();
         await this.page.keyboard.press("Control+A");
         await this.page.keyboard.insertText(value);

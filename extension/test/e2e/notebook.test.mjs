@@ -92,6 +92,7 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
   const prebuild = (name) => {
     const env = cs.env({ UV_DEFAULT_INDEX: fx.emptyIndex, UV_FIND_LINKS: `${fx.wheelhouse},${fx.tinyIndex}` });
     for (const args of [["trust", "-y", ws(name)], ["install", ws(name)]]) execFileSync(path.join(REPO, ".venv", "bin", "envlens"), args, { env, encoding: "utf8" });
+    return JSON.parse(execFileSync(path.join(REPO, ".venv", "bin", "envlens"), ["resolve", "--json", ws(name)], { env, encoding: "utf8" }));
   };
 
   before(async () => {
@@ -199,10 +200,13 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
   });
 
   step("opening a notebook whose environment is cached: first cell's output (figure)", async () => {
-    prebuild("grow.ipynb");
+    const { envPath } = prebuild("grow.ipynb");
+    assert.ok(envPath, "envlens resolve --json gave no envPath");
     const t0 = Date.now();
     await cs.quickOpen("grow.ipynb");
     await toolbar().locator(".action-item", { hasText: /envlens: tinyalpha, tinydelta/ }).first().waitFor({ timeout: 60_000 });
+    // envlens.startKernelOnOpen: the approved notebook's kernel starts before any cell runs.
+    await waitFor(() => cs.processesWith(envPath).length > 0, 60_000, `a kernel in ${envPath} before the first run`);
     const t1 = Date.now();
     await cs.cell("state = 41").run();
     await cs.waitForText(/^state set$/m, 60_000, { package: "tinydelta" });

@@ -17,6 +17,7 @@ test("valid values are kept", () => {
     newNotebookDeclaration: "metadata",
     serverCommand: ["/v/bin/envlens", "serve"],
     portabilityTargets: ["linux-x86_64", "linux-aarch64", "macos-arm64", "windows-x86_64"],
+    startKernelOnOpen: true,
   });
   assert.deepEqual(serverSettings(settings), { uvPath: "/opt/uv", defaultPython: "3.12", newNotebookDeclaration: "metadata" });
 });
@@ -29,6 +30,13 @@ test("invalid values are reported, each naming the setting and what is used inst
   assert.match(problems[1], /envlens\.defaultPython must be a version like "3\.12", not "python3"/);
   assert.match(problems[2], /envlens\.newNotebookDeclaration must be "cell" or "metadata"/);
   assert.match(problems[3], /envlens\.serverCommand must be a list .* not the string "envlens serve"/);
+});
+
+test("startKernelOnOpen: a boolean; anything else is reported and true used", () => {
+  assert.equal(from({ startKernelOnOpen: false }).settings.startKernelOnOpen, false);
+  const bad = from({ startKernelOnOpen: "no" });
+  assert.equal(bad.settings.startKernelOnOpen, true);
+  assert.match(bad.problems[0], /envlens\.startKernelOnOpen must be true or false, not "no"; using true/);
 });
 
 test("a server command with an empty part is rejected", () => {
