@@ -80,6 +80,8 @@ export class EnvlensController implements vscode.Disposable {
   readonly onDidResetKernel = this.kernelEmitter.event;
   /** One declaration update at a time per notebook. */
   private readonly updating = new Map<string, Promise<UpToDate>>();
+  /** Notebook -> its kernel restart under way. */
+  private readonly restarting = new Map<string, Promise<void>>();
   /** executionId -> cancels the input box of a cell that ended. */
   private readonly inputs = new Map<string, vscode.CancellationTokenSource>();
 
@@ -339,6 +341,7 @@ export class EnvlensController implements vscode.Disposable {
 
   /** Runs the cells in order; false when one failed (as Jupyter does, the rest are not run). */
   async execute(cells: vscode.NotebookCell[], nb: vscode.NotebookDocument): Promise<boolean> {
+    await this.restarting.get(this.keyOf(nb))?.catch(() => undefined);
     // A changed declaration: hot add, or the question "restart?" before the next cell runs.
     if (this.sessionOf(nb) && vscode.workspace.isTrusted) {
       const state = await this.bringUpToDate(nb, { ask: true });
@@ -512,7 +515,24 @@ export class EnvlensController implements vscode.Disposable {
   }
 
   /** Restart in place, or into the new environment when the declaration changed. */
+  /** Restarts the notebook's kernel (into its current environment). A cell run meanwhile waits
+   * for the new kernel instead of reaching the one being stopped. */
   async restart(nb: vscode.NotebookDocument): Promise<void> {
+    const k = this.keyOf(nb);
+    const previous = this.restarting.get(k);
+    const p = (async () => {
+      await previous?.catch(() => undefined);
+      await this.restartNow(nb);
+    })();
+    this.restarting.set(k, p);
+    try {
+      await p;
+    } finally {
+      if (this.restarting.get(k) === p) this.restarting.delete(k);
+    }
+  }
+
+  private async restartNow(nb: vscode.NotebookDocument): Promise<void> {
     const k = this.keyOf(nb);
     const s = await this.sessions.get(k)?.catch(() => undefined);
     const res = await this.sidecar.resolve(this.sourceUri(nb));
