@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "envlens.cli.resolve_cmd",
     "envlens.cli.edit_cmd",
     "envlens.cli.install_cmd",
+    "envlens.cli.envs_cmd",
+    "envlens.cli.history_cmd",
     "envlens.cli.run_cmd",
     "envlens.cli.serve_cmd",
     "envlens.cli.trust_cmd",

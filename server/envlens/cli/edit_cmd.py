@@ -1,4 +1,5 @@
-"""`envlens add PATH REQ...` and `envlens remove PATH NAME...`: edit the declaration where it lives."""
+"""`envlens add PATH REQ...` and `envlens remove PATH NAME...`: edit the declaration where it lives
+(with `--sync`, then build its environment), as a job (`envlens jobs`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
+from envlens.cli.common import add_trust, say
 from envlens.edit import apply_edit, plan_edit
-from envlens.errors import BadInputError
+from envlens.envs import history, jobs
+from envlens.errors import BadInputError, EnvlensError
 from envlens.requirements import validate_requires_python
 from envlens.resolve import resolve
+from envlens.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -25,11 +29,43 @@ def register(sub: Any) -> None:
         help="set requires-python: 3.12 means '>=3.12' (as `uv init --script --python` writes it); "
         "a specifier such as '>=3.11,<3.13' is written as given",
     )
+    add_sync(p)
     p.set_defaults(func=add)
     r = sub.add_parser("remove", help="remove dependencies from the declaration")
     r.add_argument("path", type=Path)
     r.add_argument("names", nargs="+", metavar="NAME")
+    add_sync(r)
     r.set_defaults(func=remove)
+
+
+def add_sync(p: Any) -> None:
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="then build (or reuse) the environment of the new declaration: a new version in "
+        "`envlens history`",
+    )
+    add_trust(p)
+
+
+def sync_after_edit(args: argparse.Namespace, job: jobs.Job) -> None:
+    """`--sync`: build the edited declaration's environment within the same job. On failure the
+    edit stays (it is the user's declaration now) and the message says how to go back."""
+    from envlens.cli.install_cmd import build_in_job
+
+    path = args.path
+    res = resolve(path, settings=Settings.from_env())
+    trust.require_trusted(res, override=trust.batch_override(args.trust))
+    try:
+        build_in_job(job, res, Settings.from_env())
+    except EnvlensError:
+        good = history.load(path).in_use
+        if good is not None:
+            say(
+                f"{path} keeps the new declaration; its last good version is {good.n} "
+                f"(`envlens revert {path} {good.n}` goes back to it)"
+            )
+        raise
 
 
 def add(args: argparse.Namespace) -> int:
@@ -45,12 +81,19 @@ def add(args: argparse.Namespace) -> int:
         resolve(args.path), with_flags=False
     )  # before the edit: a bad key stops it here
     edit = plan_edit(args.path, add=args.requirements, requires_python=requires_python)
-    changed = apply_edit(edit)
-    trust.resign_if_trusted(before, args.path)  # envlens's own edit keeps a trusted file trusted
     what = ", ".join(
         [*args.requirements, *([f"requires-python {requires_python}"] if requires_python else [])]
     )
-    print(f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})", file=sys.stderr)
+    with jobs.running("add", f"Add {what} to {args.path.name}", args.path) as job:
+        changed = apply_edit(edit)
+        trust.resign_if_trusted(
+            before, args.path
+        )  # envlens's own edit keeps a trusted file trusted
+        line = f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})"
+        job.append(line)
+        print(line, file=sys.stderr)
+        if args.sync:
+            sync_after_edit(args, job)
     return 0
 
 
@@ -65,10 +108,13 @@ def python_specifier(value: str) -> str:
 def remove(args: argparse.Namespace) -> int:
     before = trust.trust_state(resolve(args.path), with_flags=False)
     edit = plan_edit(args.path, remove=args.names)
-    changed = apply_edit(edit)
-    trust.resign_if_trusted(before, args.path)
-    print(
-        f"{'Removed' if changed else 'Not declared'}: {', '.join(args.names)} ({edit.path})",
-        file=sys.stderr,
-    )
+    names = ", ".join(args.names)
+    with jobs.running("remove", f"Remove {names} from {args.path.name}", args.path) as job:
+        changed = apply_edit(edit)
+        trust.resign_if_trusted(before, args.path)
+        line = f"{'Removed' if changed else 'Not declared'}: {names} ({edit.path})"
+        job.append(line)
+        print(line, file=sys.stderr)
+        if args.sync:
+            sync_after_edit(args, job)
     return 0
