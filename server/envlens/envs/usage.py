@@ -7,8 +7,9 @@ with the cache.
 In use: a process whose command line runs a program of the environment (a kernel is
 `<env>/bin/python -m ipykernel_launcher`) or whose VIRTUAL_ENV is it (what a kernel's `!pip` or
 `!python` start). Found from /proc, or `ps` where there is no /proc, so it covers every process of
-this user: the editor's kernels, a terminal's `envlens run`, a batch run. When neither can be read
-the answer is "in use": pruning must not guess.
+this user: the editor's kernels, a terminal's `envlens run`, a batch run. envlens's own background
+bytecode compile does not count (removing an environment stops it). When neither can be read the
+answer is "in use": pruning must not guess.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 from pathlib import Path
 
 from envlens import paths
+from envlens.envs.uv_backend import BYTECODE_MARKER
 
 
 def used_file(key: str) -> Path:
@@ -96,6 +98,8 @@ def running_in(env_dirs: list[Path]) -> set[Path] | None:
     prefixes = {d: str(d).rstrip(os.sep) + os.sep for d in env_dirs}
     found: set[Path] = set()
     for argv, venv in entries:
+        if any(a.endswith(os.sep + BYTECODE_MARKER) for a in argv):
+            continue  # envlens's own compile of the environment: stopped when it is removed
         for env, prefix in prefixes.items():
             if env in found:
                 continue

@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import importlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
@@ -24,14 +23,14 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path, to_fs_path
 
 from envlens.edit import PlannedEdit, apply_edit, plan_edit
-from envlens.errors import BadInputError, EnvlensError
+from envlens.errors import BadInputError, BuildCancelledError, EnvlensError
 from envlens.imports import distribution_for
-from envlens.lsp import progress
+from envlens.lsp import lifecycle, progress
 from envlens.lsp import protocol as P
 from envlens.lsp import trust as lsp_trust
 from envlens.lsp.analysis import Analysis, Snapshot
 from envlens.lsp.edits import notebook_change, text_change
-from envlens.lsp.server import EnvlensServer
+from envlens.lsp.server import EnvlensServer, Operation
 from envlens.lsp.trust import approve_json
 from envlens.pipinstall import plan_move_notebook, plan_move_script
 from envlens.resolve import Resolution, resolve
@@ -282,53 +281,81 @@ def _one_line(exc: EnvlensError) -> str:
 
 
 async def build(
-    ls: EnvlensServer, key: str, res: Resolution, *, verb: str = "Installing"
+    ls: EnvlensServer,
+    key: str,
+    res: Resolution,
+    *,
+    verb: str = "Installing",
+    op: Operation | None = None,
+    action: str = "build",
+    reverted_from: int | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the environment for a resolution; one build per env key at a time."""
+    """Build (or reuse) the environment for a resolution; one build per env key at a time, one
+    job per file at a time (a second one waits, queued). `op`: the job it belongs to (an add
+    that syncs), else a sync job of its own."""
     if res.runtime != "python":
         raise BadInputError("a Deno notebook needs no Python environment", path=res.path)
     require_trusted(res)  # nothing is installed before the user approved it (UntrustedError)
     running = ls.running.get(res.key)
-    if running is not None and running.future is not None:
-        return dict(await asyncio.shield(running.future))
+    if running is not None and running.future is not None and reverted_from is None:
+        result = dict(await asyncio.shield(running.future))
+        if op is not None:
+            op.finish("succeeded")
+        return result
+    queue = lifecycle.file_queue(ls, res.path)
     count = len(res.spec.requirements) + len(res.spec.conda_packages)
-    op = ls.new_operation(
-        f"envlens: {verb} {count} package{'s' if count != 1 else ''} for {res.path.name}",
-        res.key,
-        count,
-    )
+    if op is None:
+        op = ls.new_operation(
+            f"envlens: {verb} {count} package{'s' if count != 1 else ''} for {res.path.name}",
+            res.key,
+            count,
+            kind="sync",
+            path=res.path,
+        )
+    if queue.locked() and op.status == "running":
+        op.wait()  # another job of this file runs: this one waits its turn
+    op.key, op.count = res.key, count
     op.future = asyncio.get_running_loop().create_future()
     ls.running[res.key] = op
     ls.failed.pop(res.key, None)
     ls.refresh_lenses()
-    await progress.begin(ls, op, "resolving")
     from envlens.environment import ensure_environment
 
+    def on_version(version: Any) -> None:
+        op.version = version.n
+
     try:
-        info = await asyncio.to_thread(
-            ensure_environment,
-            res,
-            settings=ls.settings,
-            progress=lambda message: progress.report(ls, op, message),
-            cancel=op.cancel,
-        )
+        async with queue:
+            if op.status == "queued":
+                op.begin()
+            await progress.begin(ls, op, "resolving")
+            info = await asyncio.to_thread(
+                ensure_environment,
+                res,
+                settings=ls.settings,
+                progress=lambda message: progress.report(ls, op, message),
+                cancel=op.cancel,
+                action=action,
+                reverted_from=reverted_from,
+                on_version=on_version,
+            )
     except (EnvlensError, asyncio.CancelledError) as exc:
-        op.status, op.ended = "failed", time.time()
+        cancelled = isinstance(exc, (asyncio.CancelledError, BuildCancelledError))
         if isinstance(exc, asyncio.CancelledError):
             op.cancel.set()  # the request was cancelled: stop the build thread too
             reason = "cancelled"
         else:
             reason = _one_line(exc)
             if exc.log:
-                op.log.append(exc.log)
-        op.error = reason
+                op.note(exc.log)
+        op.finish("cancelled" if cancelled else "failed", reason)
         ls.failed[res.key] = reason
         progress.end(ls, op, f"failed: {reason}")
         op.future.set_exception(exc if isinstance(exc, EnvlensError) else EnvlensError(reason))
         op.future.exception()  # retrieved: no "never retrieved" warning when nobody joined
         raise
     except Exception as exc:
-        op.status, op.ended, op.error = "failed", time.time(), str(exc)
+        op.finish("failed", str(exc))
         ls.failed[res.key] = str(exc)
         progress.end(ls, op, "failed")
         op.future.set_exception(exc)
@@ -336,14 +363,15 @@ async def build(
         log.exception("building %s failed", res.path)
         raise
     finally:
-        ls.running.pop(res.key, None)
+        if ls.running.get(res.key) is op:
+            ls.running.pop(res.key, None)
         ls.refresh_lenses()
-    op.status, op.ended = "succeeded", time.time()
+    op.finish("succeeded")
     ls.forget_environment(info.env_dir)
     if ls.built_for is not None:
         ls.built_for[str(res.declaration.path or res.path)] = info.key
     progress.end(ls, op, "reused" if info.reused else f"built in {info.seconds:.1f} s")
-    result = {"ok": True, **info.to_json()}
+    result = {"ok": True, **info.to_json(), "version": op.version}
     op.future.set_result(result)
     ls.touch_all()  # the environment now provides imports: diagnostics change
     ls.refresh_lenses()
@@ -385,7 +413,7 @@ def register(server: EnvlensServer) -> None:
         module = optional_module("envlens.locking.versions", "Lock Versions")
         res = resolution_of(ls, key, path)
         require_trusted(res)  # resolving may run an sdist's build backend: approval first
-        op = ls.new_operation(f"envlens: locking {path.name}", res.key)
+        op = ls.new_operation(f"envlens: locking {path.name}", res.key, kind="lock", path=path)
         await progress.begin(ls, op, "resolving versions")
         upgrade = bool(opts.get("upgrade"))
         try:
@@ -422,12 +450,12 @@ def register(server: EnvlensServer) -> None:
                 )
                 lsp_trust.keep_trusted(ls, key, before)
         except EnvlensError as exc:
-            op.status, op.ended, op.error = "failed", time.time(), _one_line(exc)
             if exc.log:
-                op.log.append(exc.log)
+                op.note(exc.log)
+            op.finish("failed", _one_line(exc))
             progress.end(ls, op, f"failed: {op.error}")
             raise
-        op.status, op.ended = "succeeded", time.time()
+        op.finish("succeeded")
         progress.end(ls, op, "locked")
         if result.requires_python is not None:
             declared, locked_for = result.requires_python
@@ -449,18 +477,23 @@ def register(server: EnvlensServer) -> None:
     async def add(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
         key, path = target(ls, args, P.CMD_ADD)
         reqs = string_list(args[1] if len(args) > 1 else None, "the requirements")
-        snap, _ = current(ls, key, path)
-        _, changed = await edit_declaration(ls, key, path, snap, add=reqs)
-        return {"ok": True, "changed": changed, "added": reqs}
+        opts = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+        result = await lifecycle.edit_job(
+            ls, key, path, "add", f"Add {', '.join(reqs)} to {path.name}", opts, add=reqs
+        )
+        return {**result, "added": reqs}
 
     @server.command(P.CMD_REMOVE)
     @envlens_command
     async def remove(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
         key, path = target(ls, args, P.CMD_REMOVE)
         names = string_list(args[1] if len(args) > 1 else None, "the names to remove")
-        snap, _ = current(ls, key, path)
-        _, changed = await edit_declaration(ls, key, path, snap, remove=names)
-        return {"ok": True, "changed": changed, "removed": names}
+        opts = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+        result = await lifecycle.edit_job(
+            ls, key, path, "remove", f"Remove {', '.join(names)} from {path.name}", opts,
+            remove=names,
+        )  # fmt: skip
+        return {**result, "removed": names}
 
     @server.command(P.CMD_DECLARE_FROM_IMPORTS)
     @envlens_command
@@ -533,7 +566,9 @@ def register(server: EnvlensServer) -> None:
         module = optional_module("envlens.portability", "Checking portability")
         res = resolution_of(ls, key, path)
         require_trusted(res)  # uv may run an sdist's build backend to read its metadata
-        op = ls.new_operation(f"envlens: checking where {path.name} runs", res.key)
+        op = ls.new_operation(
+            f"envlens: checking where {path.name} runs", res.key, kind="check", path=path
+        )
         await progress.begin(ls, op, "asking uv for every platform and Python")
         try:
             verdicts = await asyncio.to_thread(
@@ -545,10 +580,10 @@ def register(server: EnvlensServer) -> None:
                 cancel=op.cancel,
             )
         except EnvlensError as exc:
-            op.status, op.ended, op.error = "failed", time.time(), _one_line(exc)
+            op.finish("failed", _one_line(exc))
             progress.end(ls, op, f"failed: {op.error}")
             raise
-        op.status, op.ended = "succeeded", time.time()
+        op.finish("succeeded")
         progress.end(ls, op, "checked")
         return {"ok": True, "verdicts": [v.to_json() for v in verdicts]}
 

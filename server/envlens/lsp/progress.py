@@ -30,7 +30,7 @@ async def begin(ls: EnvlensServer, op: Operation, message: str | None = None) ->
 
 def report(ls: EnvlensServer, op: Operation, message: str) -> None:
     """Safe from a build thread."""
-    op.log.append(message)
+    op.note(message)
 
     def send() -> None:
         if op.token is not None and op.status == "running":
@@ -48,6 +48,6 @@ def register(server: EnvlensServer) -> None:
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def cancel(ls: EnvlensServer, params: types.WorkDoneProgressCancelParams) -> None:
         for op in ls.operations:
-            if op.token == params.token and op.status == "running":
+            if op.token == params.token and op.status in ("queued", "running"):
                 log.info("cancelling %s", op.title)
                 op.cancel.set()

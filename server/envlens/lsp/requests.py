@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from envlens import trust
+from envlens.envs import jobs
 from envlens.envs.inventory import quick_knowledge
 from envlens.errors import BadInputError, EnvlensError
 from envlens.locking import drift as lock
@@ -44,8 +45,30 @@ def environment_info(ls: EnvlensServer, key: str, res: Resolution) -> P.Environm
         ],
         "lockState": lock_state(res, trusted=is_trusted),  # type: ignore[typeddict-item]
         "trusted": is_trusted,
-        "operations": [op.to_json() for op in ls.operations if op.key == res.key],  # type: ignore[misc]
+        "operations": operations(ls, res),  # type: ignore[typeddict-item]
     }
+
+
+def operations(ls: EnvlensServer, res: Resolution) -> list[dict[str, Any]]:
+    """The file's jobs (kept across restarts, envs/jobs.py), and this server's operations that
+    have no job record, oldest first."""
+    out: list[dict[str, Any]] = []
+    for job in jobs.list_jobs(res.path, limit=20):
+        out.append(
+            {
+                "id": job.id,
+                "title": job.title,
+                "kind": job.kind,
+                "status": job.status,
+                "log": job.read_log(),
+                "started": job.started or job.created,
+                "ended": job.ended,
+                "error": job.error,
+                "version": job.version,
+            }
+        )
+    out += [op.to_json() for op in ls.operations if op.job is None and op.key == res.key]
+    return out
 
 
 def register(server: EnvlensServer) -> None:

@@ -7,6 +7,7 @@ what a document means comes from `analysis.analyse` (and through it from the cor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import threading
@@ -25,6 +26,7 @@ from pygls.workspace import TextDocument
 
 from envlens import __version__
 from envlens.envs import inventory as envinfo
+from envlens.envs import jobs
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
 from envlens.lsp.analysis import Analysis, CellText, Snapshot, analyse
@@ -37,12 +39,13 @@ log = logging.getLogger("envlens.lsp")
 
 @dataclass
 class Operation:
-    """One build or lock, as the environment view lists it."""
+    """One environment operation (add, remove, sync, import, revert, lock, check), as the
+    environment view lists it; persisted as a job (envs/jobs.py), so it outlives the server."""
 
     id: str
     title: str
     key: str
-    status: str = "running"  # running | succeeded | failed
+    status: str = "running"  # queued | running | succeeded | failed | cancelled
     log: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     ended: float | None = None
@@ -51,15 +54,48 @@ class Operation:
     token: str | None = None
     future: asyncio.Future[Any] | None = None
     count: int = 0  # packages being installed
+    job: jobs.Job | None = None
+    kind: str = "sync"
+    version: int | None = None  # the history version it recorded
+
+    def note(self, line: str) -> None:
+        """A line of its log (safe from a build thread)."""
+        self.log.append(line)
+        if self.job is not None:
+            self.job.append(line)
+
+    def wait(self) -> None:
+        """Running -> queued (another job of the same file runs first)."""
+        self.status = "queued"
+        if self.job is not None:
+            self.job.status = "queued"
+            with contextlib.suppress(OSError):
+                self.job.save()
+
+    def begin(self) -> None:
+        """Queued -> running."""
+        self.status, self.started = "running", time.time()
+        if self.job is not None:
+            with contextlib.suppress(OSError):
+                self.job.start()
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.status, self.ended, self.error = status, time.time(), error
+        if self.job is not None:
+            with contextlib.suppress(OSError):
+                self.job.finish(status, error=error, version=self.version, key=self.key)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id,
+            "id": self.job.id if self.job is not None else self.id,
             "title": self.title,
+            "kind": self.kind,
             "status": self.status,
             "log": "\n".join(self.log),
             "started": self.started,
             "ended": self.ended,
+            "error": self.error,
+            "version": self.version,
         }
 
 
@@ -327,8 +363,20 @@ class EnvlensServer(LanguageServer):
         except RuntimeError:  # the loop is closed: the server is going away
             pass
 
-    def new_operation(self, title: str, key: str, count: int = 0) -> Operation:
-        op = Operation(id=uuid.uuid4().hex[:12], title=title, key=key, count=count)
+    def new_operation(
+        self,
+        title: str,
+        key: str,
+        count: int = 0,
+        *,
+        kind: str = "sync",
+        path: Path | None = None,
+    ) -> Operation:
+        op = Operation(id=uuid.uuid4().hex[:12], title=title, key=key, count=count, kind=kind)
+        try:
+            op.job = jobs.create(kind, title, path, key=key or None)
+        except OSError as exc:  # the job list informs; the operation runs without it
+            log.warning("could not record the job %r: %s", title, exc)
         self.operations.append(op)
         del self.operations[:-50]  # keep the recent ones
         return op
@@ -365,6 +413,7 @@ FEATURE_MODULES = (
     "envlens.lsp.requests",
     "envlens.lsp.progress",
     "envlens.lsp.trust",
+    "envlens.lsp.lifecycle",
 )
 
 

@@ -1,0 +1,355 @@
+"""LSP side of the environment lifecycle (docs/protocol.md): a file's history and its logs, jobs,
+revert, import, prune; at start, the pool's replenisher and the prune of unused environments.
+
+The decisions live in `envlens.envs.history`, `envlens.envs.jobs`, `envlens.envs.prune`,
+`envlens.envs.pool` and `envlens.revert`; this module translates. (`envlens.lsp.commands` calls
+`edit_job` for add and remove, and `file_queue` so one file's jobs run one at a time.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from envlens import trust
+from envlens.envs import history, jobs
+from envlens.errors import BadInputError, EnvlensError, UntrustedError
+from envlens.lsp.server import EnvlensServer, Operation
+from envlens.requirements import parse_requirement
+from envlens.resolve import Resolution, resolve
+from envlens.sources.notebook import parse_notebook
+
+log = logging.getLogger("envlens.lsp")
+
+HISTORY = "envlens/history"
+HISTORY_LOG = "envlens/historyLog"
+JOBS = "envlens/jobs"
+JOB_LOG = "envlens/jobLog"
+CMD_REVERT = "envlens.revert"
+CMD_IMPORT = "envlens.import"
+CMD_PRUNE = "envlens.pruneEnvironments"
+
+
+# --- one file's jobs, one at a time ----------------------------------------------------------
+
+
+def file_queue(ls: EnvlensServer, path: Path) -> asyncio.Lock:
+    queues: dict[str, asyncio.Lock] = ls.__dict__.setdefault("envlens_queues", {})
+    return queues.setdefault(str(path), asyncio.Lock())
+
+
+def _fail(op: Operation, exc: BaseException) -> None:
+    if op.status in jobs.DONE:
+        return
+    if isinstance(exc, EnvlensError):
+        if exc.log:
+            op.note(exc.log)
+        op.finish("failed", exc.one_line())
+    else:
+        op.finish("cancelled" if isinstance(exc, asyncio.CancelledError) else "failed", str(exc))
+
+
+def planned_resolution(ls: EnvlensServer, path: Path, new_text: str) -> Resolution:
+    """The file as an edit leaves it (the editor's didChange may still be on its way)."""
+    if path.suffix == ".ipynb":
+        return resolve(path, notebook=parse_notebook(new_text, path), settings=ls.settings)
+    return resolve(path, text=new_text, settings=ls.settings)
+
+
+async def edit_job(
+    ls: EnvlensServer,
+    key: str,
+    path: Path,
+    kind: str,
+    title: str,
+    opts: dict[str, Any],
+    *,
+    add: list[str] | None = None,
+    remove: list[str] | None = None,
+) -> dict[str, Any]:
+    """An add, remove or import as a job: edit the declaration where it lives (through the editor
+    when the file is open); with `{sync: true}`, then build the new declaration in the same job."""
+    from envlens.lsp import commands
+
+    snap, _ = commands.current(ls, key, path)
+    op = ls.new_operation(title, "", kind=kind, path=path)
+    try:
+        planned, changed = await commands.edit_declaration(
+            ls, key, path, snap, add=add, remove=remove
+        )
+        op.note(f"{'Changed' if changed else 'Nothing to change in'} {planned.path.name}")
+        if not opts.get("sync"):
+            op.finish("succeeded")
+            return {"ok": True, "changed": changed, "job": op.to_json()["id"]}
+        if planned.path == path:
+            res = planned_resolution(ls, path, planned.new_text)
+        else:  # a project file changed: the notebook or script itself did not
+            res = commands.resolution_of(ls, key, path)
+        built = await commands.build(ls, key, res, verb="Syncing", op=op)
+    except BaseException as exc:
+        _fail(op, exc)
+        raise
+    return {**built, "changed": changed, "job": op.to_json()["id"]}
+
+
+# --- history and jobs as JSON ----------------------------------------------------------------
+
+
+def history_json(path: Path, current_key: str | None) -> dict[str, Any]:
+    h = history.load(path)
+    in_use = h.in_use
+    return {
+        "path": str(path),
+        "inUse": in_use.n if in_use else None,
+        "inUseKey": in_use.key if in_use else None,
+        # The declaration as it is now gives another environment than the one in use (a build
+        # failed, or has not run yet): the kernel stays on the one in use.
+        "currentKey": current_key,
+        "versions": [
+            {
+                "n": v.n,
+                "time": v.time,
+                "status": v.status,
+                "action": v.action,
+                "key": v.key,
+                "requirements": v.requirements,
+                "requiresPython": v.requires_python,
+                "lockHash": v.lock_hash,
+                "pythonVersion": v.python_version,
+                "packages": [{"name": n, "version": ver} for n, ver in v.packages],
+                "duration": v.duration,
+                "error": v.error,
+                "revertedFrom": v.reverted_from,
+                "attempts": v.attempts,
+                "hasLog": v.log is not None and Path(v.log).exists(),
+                "revertible": v.status == "ready" and v.declaration is not None,
+                "changes": history.changes(h, v).to_json(),
+                "summary": history.changes(h, v).summary(),
+            }
+            for v in h.versions
+        ],
+    }
+
+
+def file_jobs_json(path: Path | None, limit: int = 20) -> list[dict[str, Any]]:
+    return [j.to_json(with_log=True) for j in jobs.list_jobs(path, limit=limit)]
+
+
+def _param(params: Any, name: str) -> Any:
+    return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
+
+
+def _path_of(ls: EnvlensServer, uri: Any) -> tuple[str, Path]:
+    from envlens.lsp import commands
+
+    return commands.target(ls, (uri,), "the request")
+
+
+# --- start and settings ----------------------------------------------------------------------
+
+
+def on_initialized(ls: EnvlensServer) -> None:
+    """At start, off the loop: settle jobs a previous server left running, prune what nobody
+    used for envlens.pruneAfterDays, start keeping the pool full."""
+    ls.__dict__["envlens_started"] = True
+    loop = asyncio.get_running_loop()
+    loop.run_in_executor(None, _start_work, ls)
+
+
+_pool_lock = threading.Lock()
+
+
+def _keep_pool(ls: EnvlensServer) -> None:
+    """Start the pool's replenisher, or tell it the settings changed (one per server)."""
+    from envlens.envs import pool
+
+    with _pool_lock:
+        rep = ls.__dict__.get("envlens_pool")
+        if isinstance(rep, pool.Replenisher):
+            rep.update(ls.settings)
+        elif ls.settings.pool_size > 0 and os.environ.get("ENVLENS_PREWARM", "1") != "0":
+            ls.__dict__["envlens_pool"] = pool.start_replenisher(ls.settings)
+
+
+def _start_work(ls: EnvlensServer) -> None:
+    from envlens.envs import prune
+
+    try:
+        settled = [j for j in jobs.list_jobs() if j.status == "cancelled"]
+        log.info("%d earlier job(s) listed", len(settled))
+    except OSError as exc:
+        log.warning("reading the job list failed: %s", exc)
+    days = ls.settings.prune_after_days
+    if days > 0:
+        try:
+            result = prune.prune(days, settings=ls.settings)
+            freed = sum(e.size.own for e in result.remove if e.size)
+            if result.remove:
+                log.info(
+                    "pruned %d environment(s) unused for %g days (%.1f MB)",
+                    len(result.remove),
+                    days,
+                    freed / 1e6,
+                )
+        except (OSError, EnvlensError) as exc:
+            log.warning("pruning unused environments failed: %s", exc)
+    _keep_pool(ls)
+
+
+def on_settings_changed(ls: EnvlensServer) -> None:
+    if ls.__dict__.get("envlens_started"):  # before that, initialized starts what is needed
+        _keep_pool(ls)
+
+
+# --- registration ----------------------------------------------------------------------------
+
+
+def register(server: EnvlensServer) -> None:
+    from envlens.lsp import commands
+    from envlens.lsp.commands import envlens_command
+
+    @server.feature(HISTORY)
+    def history_request(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        try:
+            key, path = _path_of(ls, _param(params, "uri"))
+            try:
+                current = commands.resolution_of(ls, key, path).key
+            except EnvlensError:
+                current = None  # a declaration that cannot be read has no environment
+            return history_json(path, current)
+        except EnvlensError as exc:
+            raise commands.CommandFailed(message=exc.one_line()) from None
+
+    @server.feature(HISTORY_LOG)
+    def history_log(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        try:
+            _, path = _path_of(ls, _param(params, "uri"))
+            n = _param(params, "version")
+            v = history.load(path).get(n) if isinstance(n, int) else None
+            if v is None:
+                raise BadInputError(f"{path.name} has no version {n}", path=path)
+            text = history.read_log(v)
+            return {
+                "version": v.n,
+                "log": text,
+                "removed": text is None,  # gone with its environment (envs prune)
+            }
+        except EnvlensError as exc:
+            raise commands.CommandFailed(message=exc.one_line()) from None
+
+    @server.feature(JOBS)
+    def jobs_request(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        try:
+            uri = _param(params, "uri")
+            path = _path_of(ls, uri)[1] if uri else None
+            limit = _param(params, "limit")
+            return {"jobs": file_jobs_json(path, limit if isinstance(limit, int) else 50)}
+        except EnvlensError as exc:
+            raise commands.CommandFailed(message=exc.one_line()) from None
+
+    @server.feature(JOB_LOG)
+    def job_log(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        job_id = _param(params, "id")
+        job = jobs.get(job_id) if isinstance(job_id, str) else None
+        if job is None:
+            raise commands.CommandFailed(message=f"there is no job {job_id!r}")
+        return {"id": job.id, "log": job.read_log()}
+
+    @server.command(CMD_REVERT)
+    @envlens_command
+    async def revert_command(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        from envlens.lsp import trust as lsp_trust
+        from envlens.revert import plan_revert, write_lock_change
+
+        key, path = commands.target(ls, args, CMD_REVERT)
+        n = args[1] if len(args) > 1 else None
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise BadInputError(
+                f"{CMD_REVERT} needs the version number as its second argument, not {n!r}",
+                hint="Call it as [uri, version]; see docs/protocol.md",
+            )
+        snap, _ = commands.current(ls, key, path)
+        plan = plan_revert(path, n, text=commands.file_text(snap))
+        op = ls.new_operation(
+            f"envlens: reverting {path.name} to version {n}",
+            plan.version.key,
+            kind="revert",
+            path=path,
+        )
+        try:
+            before = lsp_trust.state_before(ls, key)
+            if not before.trusted:
+                after = trust.trust_state(plan.resolution(ls.settings), with_flags=False)
+                if not after.trusted:
+                    raise UntrustedError(
+                        trust.untrusted_message(after),
+                        path=path,
+                        hint="Approve the file first (Trust Declaration), then revert",
+                    )
+            await asyncio.to_thread(write_lock_change, plan)
+            await commands.apply_planned(ls, key, snap, [plan.edit])
+            res = planned_resolution(ls, path, plan.edit.new_text)
+            latest = history.load(path).latest
+            already = (
+                not plan.changed
+                and latest is not None
+                and latest.status == "ready"
+                and latest.key == res.key
+            )
+            op.note(
+                f"Wrote version {n}'s declaration into {path.name}"
+                if plan.changed
+                else f"{path.name} already has version {n}'s declaration"
+            )
+            result = await commands.build(
+                ls,
+                key,
+                res,
+                verb="Reverting",
+                op=op,
+                action="build" if already else "revert",
+                reverted_from=None if already else n,
+            )
+        except BaseException as exc:
+            _fail(op, exc)
+            raise
+        ls.touch(key)
+        return {**result, "revertedTo": n, "built": not result.get("reused", False)}
+
+    @server.command(CMD_IMPORT)
+    @envlens_command
+    async def import_command(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = commands.target(ls, args, CMD_IMPORT)
+        opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        add = [str(r) for r in opts.get("add") or [] if isinstance(r, str)]
+        remove = [str(r) for r in opts.get("remove") or [] if isinstance(r, str)]
+        if not add and not remove:
+            raise BadInputError(
+                "nothing to import: give {add: [...]} and/or {remove: [...]}",
+                hint="See docs/protocol.md",
+            )
+        for r in add:
+            parse_requirement(r, path=path)  # a bad line stops it here, before any job
+        source = str(opts.get("source") or "requirements")
+        name = Path(source).name
+        return await edit_job(
+            ls, key, path, "import", f"Import {name} into {path.name}", opts, add=add, remove=remove
+        )
+
+    @server.command(CMD_PRUNE)
+    @envlens_command
+    async def prune_command(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        from envlens.envs import prune
+
+        opts = args[0] if args and isinstance(args[0], dict) else {}
+        days = opts.get("olderThanDays", ls.settings.prune_after_days)
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:
+            raise BadInputError(f"olderThanDays must be 0 or more, not {days!r}")
+        result = await asyncio.to_thread(
+            prune.prune, float(days), dry_run=bool(opts.get("dryRun")), settings=ls.settings
+        )
+        return {"ok": True, **result.to_json()}
