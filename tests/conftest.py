@@ -25,6 +25,7 @@ import base64
 import hashlib
 import importlib.metadata
 import io
+import json
 import os
 import platform
 import subprocess
@@ -214,6 +215,18 @@ def isolated_cache(
     monkeypatch.setenv("ENVLENS_CONFIG_DIR", str(tmp_path_factory.mktemp("envlens-config")))
     monkeypatch.setenv("ENVLENS_STATE_DIR", str(tmp_path_factory.mktemp("envlens-state")))
     yield cache
+
+
+@pytest.fixture
+def approved_tiny_names(isolated_cache: Path) -> Iterator[None]:
+    """The tiny test packages as names this user approved before (as after a first `add -y`):
+    `add` then treats them as the user's own instead of asking about names PyPI does not have."""
+    config = Path(os.environ["ENVLENS_CONFIG_DIR"])
+    (config / "allowlist.json").write_text(
+        json.dumps({"version": 1, "packages": ["tinyalpha", "tinybeta", "tiny-gamma"]}),
+        encoding="utf-8",
+    )
+    yield
 
 
 @pytest.fixture

@@ -41,7 +41,12 @@ def walk_versions(path: Path, cache: Path) -> tuple[str, dict[str, object], str]
     ok("install", str(path))  # version 1
     after_v1 = path.read_text(encoding="utf-8")
     ok("add", "--sync", str(path), "tinybeta")  # version 2 (approval kept: envlens's own edit)
-    failing = envlens("add", "--sync", str(path), "nosuchpkg")  # version 3: fails to build
+    # A name PyPI does not have is added as written (--yes) and not approved along with it:
+    # the user looks, approves, installs, and the build fails (version 3).
+    held = ok("add", "--yes", str(path), "nosuchpkg")
+    assert "Not approved: nosuchpkg needs a look first" in held.stderr
+    ok("trust", "--yes", str(path))
+    failing = envlens("install", str(path))  # version 3: fails to build
     assert failing.returncode == 1
     assert "No version of 'nosuchpkg' is available" in failing.stderr
     assert f"its last good version is 2 (`envlens revert {path} 2`" in failing.stderr
@@ -94,13 +99,14 @@ def check_versions(path: Path, data: dict[str, object]) -> None:
         ("add", "succeeded"),
         ("sync", "succeeded"),
         ("add", "succeeded"),
-        ("add", "failed"),
+        ("add", "succeeded"),
+        ("sync", "failed"),
         ("revert", "succeeded"),
     ]
-    assert [j.version for j in jobs.list_jobs(path)][1:] == [1, 2, 3, 4]
+    assert [j.version for j in jobs.list_jobs(path)] == [None, 1, 2, None, 3, 4]
 
 
-def test_script_versions(offline_index: Path, tmp_path: Path) -> None:
+def test_script_versions(offline_index: Path, approved_tiny_names: None, tmp_path: Path) -> None:
     script = tmp_path / "analysis.py"
     script.write_text("import sys\n\n# %%\nprint(sys.version)\n", encoding="utf-8")
     after_v1, data, end = walk_versions(script, offline_index)
@@ -108,7 +114,7 @@ def test_script_versions(offline_index: Path, tmp_path: Path) -> None:
     assert end == after_v1  # byte for byte: the block version 1 had
 
 
-def test_notebook_versions(offline_index: Path, tmp_path: Path) -> None:
+def test_notebook_versions(offline_index: Path, approved_tiny_names: None, tmp_path: Path) -> None:
     nb = tmp_path / "analysis.ipynb"
     cell = {"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
             "outputs": [], "source": ["import sys\n", "print(sys.version)"]}  # fmt: skip

@@ -126,3 +126,56 @@ def test_imports_of_a_long_script_keep_their_lines_through_edits() -> None:
         assert len(found) == 121
         for ref in found:
             assert lines[ref.line].startswith(f"import {ref.module}")
+
+
+def test_namespace_packages_map_by_their_longest_known_prefix() -> None:
+    from envlens.imports import lookup
+
+    expected = {
+        "google.cloud.storage": "google-cloud-storage",
+        "azure.storage.blob": "azure-storage-blob",
+        "ruamel.yaml": "ruamel-yaml",
+        "googleapiclient.discovery": "google-api-python-client",
+        "skopt": "scikit-optimize",
+        "imblearn.over_sampling": "imbalanced-learn",
+        "haiku": "dm-haiku",
+        "Xlib.display": "python-xlib",
+        "skvideo.io": "scikit-video",
+        "mpl_toolkits.mplot3d": "matplotlib",
+    }
+    assert {m: lookup(m).distribution for m in expected} == expected
+    # A namespace alone is nobody's module; a platform's own module is not on PyPI.
+    assert lookup("google").distribution is None
+    colab = lookup("google.colab")
+    assert colab.distribution is None and "Colab" in colab.note
+    assert lookup("utils").distribution is None, "a project folder's name"
+
+
+def test_from_a_namespace_import_names_the_module() -> None:
+    refs = scan_imports("from google.cloud import storage, bigquery as bq\nfrom os import path\n")
+    assert [r.module for r in refs] == ["google.cloud.storage", "google.cloud.bigquery", "os"]
+    line = "from google.cloud import storage, bigquery as bq"
+    assert line[refs[0].start : refs[0].end] == "google.cloud"
+
+
+def test_the_environment_first_but_not_for_someone_else_s_namespace() -> None:
+    from envlens.imports import lookup
+
+    fork = lookup("cv2", {"cv2": ["opencv-python-headless"]})
+    assert (fork.distribution, fork.source) == ("opencv-python-headless", "installed")
+    # protobuf installed provides `google` too, not google.cloud.storage.
+    assert lookup("google.cloud.storage", {"google": ["protobuf"]}).distribution == (
+        "google-cloud-storage"
+    )
+    both = {"google": ["protobuf", "google-cloud-storage"]}
+    assert lookup("google.cloud.storage", both).source == "installed"
+
+
+def test_undeclared_knows_every_provider_of_a_module() -> None:
+    from envlens.imports import undeclared
+
+    mods = ["cv2", "sklearn.svm", "kaggle_secrets", "numpy"]
+    missing = undeclared(mods, {"opencv-python-headless", "numpy"})
+    assert sorted(missing) == ["kaggle_secrets", "sklearn.svm"]
+    assert missing["sklearn.svm"].distribution == "scikit-learn"
+    assert missing["kaggle_secrets"].source == "unknown"

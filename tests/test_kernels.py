@@ -19,7 +19,7 @@ import psutil
 import pytest
 import pytest_asyncio
 
-from envlens.errors import KernelError
+from envlens.errors import KernelError, ToolUnavailableError
 from envlens.kernels.deno import deno_kernel_argv
 from envlens.kernels.session import KernelSession, python_kernel_argv, python_kernel_env
 
@@ -216,17 +216,18 @@ async def test_tcp_fallback_works(tmp_path: Path) -> None:
         await session.shutdown()
 
 
-def test_missing_deno_is_a_kernel_error_saying_how_to_install(
+def test_missing_deno_is_an_error_saying_how_to_get_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ENVLENS_TOOLS_DIR", str(tmp_path / "tools"))
     monkeypatch.delenv("ENVLENS_DENO", raising=False)
-    with pytest.raises(KernelError) as info:
+    with pytest.raises(ToolUnavailableError) as info:
         deno_kernel_argv(tmp_path / "ts.ipynb")
     text = info.value.one_line()
     assert "Deno is not installed" in text and "ts.ipynb" in text
-    assert "deno.land/install.sh" in text
+    assert "envlens install ts.ipynb" in text
 
 
 CHILD = """

@@ -159,3 +159,56 @@ def test_bad_params_file_names_the_line(isolated_cache: Path, tmp_path: Path) ->
     not_list.write_text('{"alpha": 1}')
     with pytest.raises(BadInputError, match="list of objects"):
         read_params_file(not_list)
+
+
+@pytest.mark.slow
+def test_collect_puts_values_in_summary_csv_and_table(
+    offline_index: Path, tmp_path: Path, write_script: Any
+) -> None:
+    """Issue 12 item 8: each run's values at its end; a failed run keeps its exception whole."""
+    body = BODY + (
+        "\n# %%\nvalue = 10 / divisor\nsummary = {'alpha': alpha, 'pair': (divisor, dataset)}\n"
+        "odd = object()\nratio = float('nan')\n"
+    )
+    script = write_script(tmp_path / "train.py", ["tinyalpha"], body=body)
+    rows = tmp_path / "rows.json"
+    rows.write_text('[{"divisor": 2}, {"divisor": 4}, {"divisor": 0}]')
+    proc = envlens(
+        "matrix", str(script), "--params-file", str(rows), "--out-dir", str(tmp_path / "o"),
+        "-j", "2", "--collect", "value", "summary,odd", "ratio", "nothing",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    folder = tmp_path / "o" / "train"
+    data = json.loads((folder / "summary.json").read_text())
+    assert data["collect"] == ["value", "summary", "odd", "ratio", "nothing"]
+    first, second, third = data["runs"]
+    assert first["values"]["value"] == 5.0 and second["values"]["value"] == 2.5
+    assert first["values"]["summary"] == {"alpha": 0.1, "pair": [2, "iris"]}
+    assert first["values"]["odd"].startswith("<object object at")  # not JSON: its repr
+    assert first["values"]["ratio"] == "nan"
+    assert first["missing"] == ["nothing"]
+    assert third["status"] == "failed" and third["error_type"] == "ZeroDivisionError"
+    assert third["error_message"] == "division by zero"
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:6] == ["#", "params", "status", "seconds", "value", "summary"]
+    assert lines[1].split()[4] == "5.0" and lines[2].split()[4] == "2.5"
+    import csv
+
+    table = list(csv.DictReader((folder / "summary.csv").open()))
+    assert [r["divisor"] for r in table] == ["2", "4", "0"]
+    assert [r["value"] for r in table] == ["5.0", "2.5", ""]
+    assert table[2]["status"] == "failed" and table[2]["error_type"] == "ZeroDivisionError"
+    assert table[0]["summary"] == '{"alpha": 0.1, "pair": [2, "iris"]}'
+
+
+def test_collect_names_must_be_variables(
+    isolated_cache: Path, tmp_path: Path, write_script: Any
+) -> None:
+    script = write_script(tmp_path / "train.py", ["tinyalpha"], body=BODY)
+    proc = envlens(
+        "matrix", str(script), "--grid", "alpha=1,2", "--out-dir", str(tmp_path / "o"),
+        "--collect", "acc-uracy",
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--collect 'acc-uracy' is not a Python variable name" in proc.stderr
+    assert not (tmp_path / "o").exists()

@@ -90,3 +90,25 @@ def test_unmovable_line_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match=r"requirements\.txt") as err:
         plan_move_script(tmp_path / "s.py", "!pip install -r requirements.txt\n")
     assert err.value.line == 1
+
+
+def test_lines_of_a_crlf_file_are_found_and_removed_whole() -> None:
+    text = "a = 1\r\n!pip install numpy pandas==2.2.2\r\nb = 2\r\n"
+    [f] = find_pip_installs(text)
+    assert f.requirements == ["numpy", "pandas==2.2.2"]
+    assert remove_lines(text, [f]) == "a = 1\r\nb = 2\r\n"
+
+
+def test_declared_requirements_satisfy_install_lines() -> None:
+    from envlens.pipinstall import check_source
+
+    cell = "!pip install -q numpy>=2 'pandas[excel]'\n%pip install tinyalpha\n!pip install -r req.txt\n"
+    first, second, third = check_source(
+        cell, ["numpy", "pandas", "tinyalpha==1.0"], {"numpy": "2.1.0", "tinyalpha": "1.0"}
+    )
+    assert first.satisfied == ("numpy>=2",) and first.missing == ("pandas[excel]",)
+    assert second.ok and second.satisfied == ("tinyalpha",)
+    assert not third.ok and third.unmovable and not third.missing
+    # An environment with an older numpy than the line asks for does not satisfy it.
+    [old] = check_source("!pip install numpy>=2\n", ["numpy"], {"numpy": "1.26.4"})
+    assert old.missing == ("numpy>=2",)

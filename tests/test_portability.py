@@ -96,3 +96,72 @@ def test_no_wheel_but_a_source_distribution_needs_a_compiler(
     ]
     (ok,) = check(resolve(script), ["linux-aarch64"], ["3.12"])
     assert ok.status == "works"
+
+
+def test_requires_python_that_excludes_the_target_is_the_reason(
+    offline_index: Path, tmp_path: Path, write_script
+) -> None:
+    """Issue 12 item 6: `--python 3.9` on a file whose requires-python is >=3.12 says exactly that,
+    not that a package has no wheel; a Python the file allows is checked as usual."""
+    script = write_script(tmp_path / "a.py", ["tinyalpha"], requires_python=">=3.12")
+    out = subprocess.run(
+        [*ENVLENS, "check", "--trust", str(script), "--python", "3.9", "--python", "3.12",
+         "--platform", "linux-x86_64"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    assert out.stdout.splitlines() == [
+        "linux-x86_64, Python 3.9: fails",
+        "  - requires-python >=3.12 (in a.py) excludes Python 3.9: the file says it does not run "
+        "there, so nothing was checked for it (check a Python it allows, or change requires-python)",
+        "linux-x86_64, Python 3.12: works (1 packages, all from wheels)",
+    ]
+    assert "wheel" not in out.stdout.splitlines()[1]
+
+
+@pytest.mark.pypi
+def test_every_failing_package_and_its_own_reason(
+    isolated_cache: Path, tmp_path: Path, write_script
+) -> None:
+    """One line per package that fails on a target, each with its real reason: no wheel and no
+    source distribution (triton, nvidia-nccl-cu12 on macOS), a source build that needs a compiler
+    (numpy 1.26.4 on 3.13), the package's own requires-python (numpy 2.1.0 on 3.9)."""
+    script = write_script(
+        tmp_path / "a.py", ["triton==3.5.0", "nvidia-nccl-cu12==2.21.5", "numpy==1.26.4", "six"]
+    )
+    (mac,) = check(resolve(script), ["macos-arm64"], ["3.13"])
+    assert mac.status == "fails"
+    assert [(p.package, p.needs_build) for p in mac.problems] == [
+        ("triton", False),
+        ("nvidia-nccl-cu12", False),
+        ("numpy", True),
+    ]
+    reasons = [p.reason for p in mac.problems]
+    assert reasons[0].startswith(
+        "triton 3.5.0 has no wheel for CPython 3.13 on macos-arm64 and no source distribution"
+    )
+    assert reasons[1] == (
+        "nvidia-nccl-cu12 2.21.5 has no wheel for CPython 3.13 on macos-arm64 and no source "
+        "distribution to build"
+    )
+    assert reasons[2] == (
+        "numpy 1.26.4 has no wheel for CPython 3.13 on macos-arm64, and building it from source "
+        "needs a compiler"
+    )
+    out = subprocess.run(
+        [*ENVLENS, "check", "--trust", str(script), "--python", "3.13", "--platform", "macos-arm64"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [
+        "macos-arm64, Python 3.13: fails",
+        *(f"  - {r}" for r in reasons),
+    ]
+
+    old = write_script(tmp_path / "b.py", ["numpy==2.1.0", "six"])
+    (v,) = check(resolve(old), ["linux-x86_64"], ["3.9"])
+    assert v.status == "fails"
+    assert [p.reason for p in v.problems] == [
+        "numpy 2.1.0 requires Python >=3.10 (its own requires-python), so it does not install on "
+        "Python 3.9"
+    ]

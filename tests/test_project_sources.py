@@ -87,7 +87,7 @@ def test_pixi_reads_pypi_and_conda(tmp_path: Path) -> None:
     )
     res = resolve(script(tmp_path))
     assert res.spec.requirements == ("httpx>=0.27", "rich")
-    assert res.spec.conda_packages == ("numpy>=2",)
+    assert res.spec.conda_packages == ("numpy >=2",)  # a conda match spec, as rattler reads it
     assert res.spec.requires_python == "3.12.*" or res.spec.requires_python == "==3.12.*"
     assert res.spec.channels == ("conda-forge",)
 

@@ -131,6 +131,8 @@ def test_envs_list_and_prune_cli(offline_index: Path, tmp_path: Path, write_scri
     assert time.time() - by_key[key_b]["lastUsed"] < 600
     text = envlens("envs", "list").stdout
     assert f"    used by {a}" in text and "MB own" in text
+    assert text.splitlines()[-1].startswith("2 environments, ")  # the total, own bytes
+    assert text.splitlines()[-1].endswith("of their own (the rest is hardlinked from uv's cache)")
 
     backdate(key_a, 40)
     backdate(key_b, 40)

@@ -1,4 +1,6 @@
-"""The project backend (a uv project's own .venv) and the conda backend, with real uv."""
+"""The project backend (a uv project's own .venv), and conda declarations uv builds, with real uv.
+
+Conda packages (py-rattler) are tested in test_conda_build.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import pytest
 from envlens.environment import ensure_environment
 from envlens.envs.inventory import installed
 from envlens.envs.uv import find_uv
-from envlens.errors import BuildError
 from envlens.resolve import resolve
 
 pytestmark = pytest.mark.slow
@@ -82,26 +83,6 @@ def test_uv_project_with_unknown_dependency(offline_index: Path, project: Path) 
         ensure_environment(resolve(project / "analysis.py"))
     assert "tinyalphx" in str(exc.value)
     assert getattr(exc.value, "path", None) == project / "pyproject.toml"
-
-
-def test_conda_packages_without_conda_say_what_to_do(
-    offline_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / ".git").mkdir()
-    env_yml = tmp_path / "environment.yml"
-    env_yml.write_text(
-        "name: x\ndependencies:\n  - python=3.12\n  - numpy\n  - pip:\n    - tinyalpha\n"
-    )
-    (tmp_path / "nb.py").write_text("# %%\nimport numpy\n")
-    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no conda, mamba, micromamba or pixi
-    with pytest.raises(BuildError) as exc:
-        ensure_environment(resolve(tmp_path / "nb.py"))
-    err = exc.value
-    assert "declares conda packages numpy" in err.message
-    assert "no conda, mamba or pixi was found" in err.message
-    assert err.path == env_yml and err.line == 4
-    assert "PyPI" in (err.hint or "")
-    assert not list((offline_index / "envs").glob("[0-9a-f]*"))
 
 
 def test_conda_declaration_with_only_pip_packages_is_built_by_uv(

@@ -339,7 +339,6 @@ TYPOS = {
     "scikit-lean": "scikit-learn",
     "matplotlip": "matplotlib",
     "request": "requests",
-    "beautifulsoup": "beautifulsoup4",
     "tenserflow": "tensorflow",
     "djnago": "django",
     "python-dateutils": "python-dateutil",
@@ -367,13 +366,27 @@ def test_real_names_are_not_flagged_as_typos() -> None:
     assert {n: trust.typo_of(n) for n in REAL if trust.typo_of(n)} == {}
 
 
+@pytest.mark.parametrize(
+    "name", ["gdal", "adal", "beautifulsoup", "trino", "trio", "jwt", "pyjwt", "earthpy"]
+)
+def test_a_real_distribution_is_never_questioned(name: str) -> None:
+    """gdal is not a typo of adal: both are real, popular distributions (issue 12)."""
+    assert trust.typo_of(name) is None
+    assert trust.question(name, allowed=set()) is None
+
+
+def test_names_not_on_pypi_are_questioned_until_approved_once() -> None:
+    flag = trust.question("mylab-private-utils", allowed=set())
+    assert flag is not None and flag.kind == "unknown" and "PyPI" in flag.detail
+    assert trust.question("mylab-private-utils", allowed={"mylab-private-utils"}) is None
+
+
 def test_typo_flag_in_trust_state(tmp_path: Path) -> None:
     p = make_notebook(tmp_path / "w", decl=DECL.replace("pandas", "pandsa"))
     flags = trust.trust_state(resolve(p)).flags
-    assert (
-        trust.Flag("pandsa", "typo", "looks like a typo of the popular package 'pandas'") in flags
-    )
-    with pytest.raises(UntrustedError, match="pandsa: looks like a typo"):
+    [typo] = [f for f in flags if f.kind == "typo"]
+    assert typo.package == "pandsa" and typo.detail.startswith("did you mean pandas?")
+    with pytest.raises(UntrustedError, match="pandsa: did you mean pandas"):
         trust.require_trusted(resolve(p))
 
 

@@ -65,7 +65,7 @@ export class EnvlensController implements vscode.Disposable {
 
   constructor(private readonly sidecar: Sidecar) {
     this.controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, "jupyter-notebook", "envlens");
-    this.controller.supportedLanguages = ["python"];
+    this.controller.supportedLanguages = ["python", "typescript"]; // Deno notebooks run TypeScript
     this.controller.supportsExecutionOrder = true;
     this.controller.description = "Runs cells in the environment the notebook declares";
     this.controller.executeHandler = async (cells, nb) => {

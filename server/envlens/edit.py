@@ -19,9 +19,10 @@ from envlens.fileio import atomic_write_text, read_text
 from envlens.requirements import parse_requirement, requirement_name
 from envlens.resolve import declaration_for
 from envlens.settings import Settings
-from envlens.sources import pep723
-from envlens.sources.notebook import Notebook, parse_notebook
-from envlens.sources.notebook_decl import edit_notebook_declaration
+from envlens.sources import pep723, toml_read
+from envlens.sources.notebook import Notebook, cell_source, nested, parse_notebook, prune_metadata
+from envlens.sources.notebook_decl import edit_notebook_declaration, read_notebook_declaration
+from envlens.trust import remove_signature
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,53 @@ def _edit_pyproject(
     if requires_python:
         project["requires-python"] = requires_python
     return PlannedEdit(path, old, tomlkit.dumps(doc))
+
+
+def _as_created(value: dict[str, object], settings: Settings) -> bool:
+    """Whether an emptied declaration is what `add` makes before its first dependency goes in:
+    an empty list, and the requires-python envlens writes into new declarations (if it has one)."""
+    if value == {"dependencies": []}:
+        return True
+    return (
+        set(value) == {"dependencies", "requires-python"}
+        and value["dependencies"] == []
+        and (value["requires-python"] == new_declaration_python(settings))
+    )
+
+
+def _block_data(toml_text: str) -> dict[str, object]:
+    try:
+        return toml_read.loads(toml_text)
+    except tomlkit.exceptions.ParseError:
+        return {}
+
+
+def _drop_emptied_declaration(nb: Notebook, settings: Settings) -> None:
+    """Removing the last dependency removes what adding the first one made, so add-then-remove
+    gives the original bytes back: a cell holding nothing but such a declaration, a `metadata.uv`
+    holding nothing else, and then the signature that only covered it. What a person wrote (a
+    requires-python of their own, code beside the block, outputs) stays."""
+    decl = read_notebook_declaration(nb)
+    if decl is None or decl.requirements:
+        return
+    if decl.kind == "pep723" and decl.cell is not None:
+        cell = nb.cells[decl.cell]
+        source = cell_source(cell)
+        block = pep723.find_script_block(source, nb.path)
+        if (
+            block is not None
+            and not (source[: block.start_offset] + source[block.end_offset :]).strip()
+            and not cell.get("outputs")
+            and _as_created(_block_data(block.toml), settings)
+        ):
+            del nb.cells[decl.cell]
+    elif decl.kind == "notebook-uv" and decl.metadata_key:
+        keys = decl.metadata_key.split(".")
+        value = nested(nb.metadata, *keys)
+        if isinstance(value, dict) and _as_created(value, settings):
+            prune_metadata(nb.metadata, keys)
+    if read_notebook_declaration(nb) is None:
+        remove_signature(nb)
 
 
 def plan_edit(
@@ -106,6 +154,8 @@ def plan_edit(
             new_place=settings.new_notebook_declaration,
             default_requires_python=default_python,
         )
+        if remove and decl.inline and decl.requirements:
+            _drop_emptied_declaration(nb2, settings)
         return PlannedEdit(path, old, nb2.dumps())
     new = pep723.edit_script_text(
         old,

@@ -14,8 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from envlens import paths, surface
 from envlens.envs import history, pool, usage
 from envlens.envs.inventory import installed
+from envlens.envs.record import info_of, reusable
 from envlens.envs.runner import Progress, RunResult
 from envlens.envs.store import EnvInfo, build_or_reuse
 from envlens.envs.uv import listening
@@ -97,6 +99,37 @@ def ensure_environment(
     if version is not None and on_version is not None:
         on_version(version)
     return info
+
+
+def last_good(resolution: Resolution) -> tuple[history.Version, EnvInfo] | None:
+    """The file's last version that built, with its environment, when that is another environment
+    than the declaration's and still in the store: after a failed build, the editor's kernel stays
+    on it."""
+    if not history.recordable(resolution):
+        return None
+    good = history.load(resolution.path).in_use
+    if good is None or good.key == resolution.key:
+        return None
+    env_dir = paths.env_dir(good.key)
+    record = reusable(env_dir, good.key)
+    if record is None:
+        return None
+    usage.mark_used(good.key)
+    return good, info_of(env_dir, good.key, record, reused=True, start=time.monotonic())
+
+
+def last_good_note(resolution: Resolution) -> str | None:
+    """After a failed build: which version the file keeps, and how to go back to it."""
+    found = last_good(resolution)
+    if found is None:
+        return None
+    n, path = found[0].n, resolution.path
+    return surface.words(
+        f"{path} keeps its declaration; its last good version is {n} "
+        f"(`envlens revert {path} {n}` goes back to it)",
+        f"Its kernel stays on version {n}, the last that built (Revert in the Environment "
+        "view's History goes back to it)",
+    )
 
 
 def _ensure(

@@ -143,3 +143,15 @@ class CellExecutionError(EnvlensError):
         self.cell = cell
         self.ename = ename
         self.evalue = evalue
+
+
+class CondaPackageNotFoundError(ResolutionError):
+    """A conda package (or version of it) that no declared channel has for this platform."""
+
+
+class ChannelUnreachableError(BuildError):
+    """A conda channel that cannot be read (no network, wrong URL, missing folder)."""
+
+
+class ToolUnavailableError(EnvlensError):
+    """A tool envlens acquires by itself (Deno) could not be found, acquired or approved."""

@@ -19,17 +19,37 @@ import json
 import re
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from packaging.utils import canonicalize_name
+
+from envlens.names import known_distributions, on_pypi
 
 TABLE_PATH = Path(__file__).parent / "data" / "import_names.json"
 
 # Lines that IPython turns into something else: shell (`!`), magics (`%`), help (`?`).
 _MAGIC_RE = re.compile(r"^[ \t]*(?:[!%?]|\w+[ \t]*=[ \t]*[!%])")
+# Cell magics whose body is not Python: their cells hold no imports.
+NON_PYTHON_CELL = (
+    "%%bash",
+    "%%sh",
+    "%%html",
+    "%%javascript",
+    "%%js",
+    "%%latex",
+    "%%markdown",
+    "%%svg",
+    "%%writefile",
+    "%%script",
+    "%%perl",
+    "%%ruby",
+    "%%R",
+    "%%sql",
+)
 _CELL_MARKER_NL_RE = re.compile(r"\n# ?%%")
 _IMPORT_LINE_RE = re.compile(r"^[ \t]*import[ \t]+(.+)$")
 _FROM_LINE_RE = re.compile(r"^[ \t]*from[ \t]+(\.*)([A-Za-z_][\w.]*)?[ \t]+import\b")
@@ -134,7 +154,15 @@ def _scan_ast(text: str) -> list[ImportRef] | None:
             col = _char_col(line, node.col_offset)
             from_kw = line.find("from", col)
             start, end = _find_name(line, node.module, from_kw + 4 if from_kw >= 0 else col)
-            refs.append(ImportRef(node.module, ln, start, end, node.lineno in optional))
+            opt = node.lineno in optional
+            if node.module in namespace_prefixes():
+                # `from google.cloud import storage`: the module is google.cloud.storage, which
+                # is what says the distribution; the span stays on what is written.
+                for alias in node.names:
+                    if alias.name != "*":
+                        refs.append(ImportRef(f"{node.module}.{alias.name}", ln, start, end, opt))
+                continue
+            refs.append(ImportRef(node.module, ln, start, end, opt))
     refs.sort(key=lambda r: (r.line, r.start))
     return refs
 
@@ -273,30 +301,163 @@ def is_stdlib(top: str, stdlib: frozenset[str] | None = None) -> bool:
 
 # --- import name -> distribution ----------------------------------------------------------------
 
+Source = Literal["installed", "table", "name", "pypi-name", "ambiguous", "unknown"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Which distribution provides a module, and how sure that is.
+
+    `distribution` is None when nothing known provides it ("unknown") or when several do and none
+    is clearly the one ("ambiguous"); `candidates` then lists the choices (most downloaded first).
+    For a decided module, `candidates` lists the other distributions that provide it too.
+    """
+
+    module: str
+    distribution: str | None
+    source: Source
+    candidates: tuple[str, ...] = ()
+    note: str = ""  # why it is unknown, when that is known ("only exists on Google Colab")
+
+    @property
+    def decided(self) -> bool:
+        return self.distribution is not None
+
+    @property
+    def guess(self) -> str:
+        """What the editor's quick fix offers: the distribution, else the best candidate, else the name."""
+        if self.distribution is not None:
+            return self.distribution
+        return self.candidates[0] if self.candidates else self.module.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class _Table:
+    imports: Mapping[str, str]
+    alternatives: Mapping[str, tuple[str, ...]]
+    ambiguous: Mapping[str, tuple[str, ...]]
+    same_name: frozenset[str]
+    generic: frozenset[str]  # names of a project's own folders (utils, config): nobody's module
+    platform_only: Mapping[str, str]  # google.colab -> "only exists on Google Colab"
+    prefixes: frozenset[str]  # dotted prefixes of entries (google, google.cloud, mpl_toolkits ...)
+    namespaces: frozenset[str]  # those that are nobody's module on their own (google, azure ...)
+
 
 @cache
-def import_table() -> Mapping[str, str]:
-    """The maintained table: import name (maybe dotted) -> distribution, for names that differ."""
+def _table() -> _Table:
     data = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
-    table = data["imports"]
-    assert isinstance(table, dict)
-    return {str(k): str(v) for k, v in table.items()}
+    imports = {str(k): str(v) for k, v in data["imports"].items()}
+    prefixes = {
+        ".".join(parts[:i])
+        for key in list(imports) + list(data.get("ambiguous", {}))
+        if "." in key
+        for parts in [key.split(".")]
+        for i in range(1, len(parts))
+    }
+    return _Table(
+        imports=imports,
+        alternatives={str(k): tuple(v) for k, v in data.get("alternatives", {}).items()},
+        ambiguous={str(k): tuple(v) for k, v in data.get("ambiguous", {}).items()},
+        same_name=frozenset(data.get("same_name", ())),
+        generic=frozenset(data.get("generic", ())),
+        platform_only={str(k): str(v) for k, v in data.get("platform_only", {}).items()},
+        prefixes=frozenset(prefixes),
+        namespaces=frozenset(prefixes - set(imports) - set(data.get("ambiguous", {}))),
+    )
+
+
+def import_table() -> Mapping[str, str]:
+    """The generated table: import name (maybe dotted) -> distribution, where the lookup needs it."""
+    return _table().imports
+
+
+def namespace_prefixes() -> frozenset[str]:
+    """Modules with submodules in the table that other distributions provide (`google.cloud`,
+    `mpl_toolkits`): `from google.cloud import storage` is looked up as `google.cloud.storage`."""
+    return _table().prefixes
+
+
+def _from_installed(
+    module: str, installed: Mapping[str, Sequence[str]] | None, table_hit: tuple[str, str] | None
+) -> str | None:
+    """The installed distribution of `module`; `table_hit` is the table's (prefix, distribution)."""
+    if not installed:
+        return None
+    top = module.split(".", 1)[0]
+    dists = installed.get(top)
+    if not dists:
+        return None
+    if table_hit is not None:
+        for d in dists:
+            if canonicalize_name(d) == table_hit[1]:
+                return d
+    if top in _table().prefixes:
+        # A namespace (`google`): what is installed under it need not provide this module.
+        return None
+    return dists[0] if len(dists) == 1 else None
+
+
+def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) -> Provider:
+    """The distribution that provides `module` (dotted or top-level name), first match wins.
+
+    1. the environment's installed distributions (`installed`: import name -> distributions);
+    2. the table, by the longest dotted prefix it knows (`google.cloud.storage`);
+    3. a distribution named like the module (`numpy`, `RPi.GPIO`): one envlens knows well, else
+       any name on PyPI ("pypi-name");
+    else unknown (a namespace alone, a project folder's name, a name nobody publishes under).
+    """
+    t = _table()
+    parts = module.split(".")
+    top = parts[0]
+    found: Provider | None = None
+    known = known_distributions()
+    for n in range(len(parts), 0, -1):  # the longest dotted prefix wins: google.protobuf
+        prefix = ".".join(parts[:n])
+        if prefix in t.platform_only:
+            return Provider(module, None, "unknown", note=t.platform_only[prefix])
+        entry = t.imports.get(prefix)
+        if entry is not None:
+            found = Provider(module, entry, "table", t.alternatives.get(prefix, ()))
+            break
+        amb = t.ambiguous.get(prefix)
+        if amb is not None:
+            found = Provider(module, None, "ambiguous", amb)
+            break
+        if (
+            n >= 2
+            and top in t.namespaces
+            and prefix not in t.prefixes
+            and canonicalize_name(prefix) in known
+        ):
+            # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name
+            found = Provider(module, canonicalize_name(prefix), "name")
+            break
+    table_hit = (".".join(parts[:n]), found.distribution) if found and found.distribution else None
+    mine = _from_installed(module, installed, table_hit)
+    if mine is not None:
+        return Provider(module, mine, "installed")
+    if found is not None:
+        return found
+    if top in t.same_name:
+        return Provider(module, canonicalize_name(top), "name")
+    if top in t.namespaces or top in t.generic:
+        return Provider(module, None, "unknown")
+    # Named like the module: `earthpy`.
+    for n in range(len(parts), 0, -1):
+        canon = canonicalize_name(".".join(parts[:n]))
+        if canon in known:
+            return Provider(module, canon, "name")
+    # Any name on PyPI: the top-level name first (a dotted name there is more often a stranger's).
+    for n in range(1, len(parts) + 1):
+        canon = canonicalize_name(".".join(parts[:n]))
+        if on_pypi(canon):
+            return Provider(module, canon, "pypi-name")
+    return Provider(module, None, "unknown")
 
 
 def distribution_for(module: str, installed: Mapping[str, Sequence[str]] | None = None) -> str:
-    """The distribution that provides `module` (dotted or top-level name)."""
-    top = module.split(".", 1)[0]
-    if installed:
-        dists = installed.get(top)
-        if dists:
-            return dists[0]
-    table = import_table()
-    parts = module.split(".")
-    for n in range(len(parts), 0, -1):  # the longest dotted prefix wins: google.protobuf
-        hit = table.get(".".join(parts[:n]))
-        if hit:
-            return hit
-    return top
+    """The distribution to offer for `module`: `lookup`'s answer, else its best guess."""
+    return lookup(module, installed).guess
 
 
 def distributions_providing(
@@ -306,7 +467,7 @@ def distributions_providing(
     canon = canonicalize_name(dist)
     names = {dist.replace("-", "_"), canon.replace("-", "_")}
     for mod, d in import_table().items():
-        if canonicalize_name(d) == canon:
+        if d == canon:
             names.add(mod.split(".", 1)[0])
     for mod, dists in (installed or {}).items():
         if any(canonicalize_name(d) == canon for d in dists):
@@ -341,4 +502,30 @@ def third_party(
             ok = keep[top] = not is_stdlib(top, stdlib) and not is_local_module(top, folder)
         if ok:
             out.append(r)
+    return out
+
+
+def undeclared(
+    modules: Iterable[str],
+    declared: Collection[str],
+    installed: Mapping[str, Sequence[str]] | None = None,
+    *,
+    provided: bool = True,
+) -> dict[str, Provider]:
+    """module -> its provider, for the modules that nothing in `declared` provides.
+
+    `declared`: canonical distribution names. A module counts as declared when its distribution is,
+    when any distribution that provides it is (`opencv-python-headless` for cv2), or when the
+    environment built from the declaration installed it (a dependency of something declared;
+    `provided=False` when `installed` is not that environment). The editor's warnings and
+    `envlens declare` both ask this.
+    """
+    out: dict[str, Provider] = {}
+    for m in modules:
+        p = lookup(m, installed)
+        names = {canonicalize_name(p.guess), canonicalize_name(m.split(".", 1)[0])}
+        names |= {canonicalize_name(c) for c in p.candidates}
+        if names & set(declared) or (provided and p.source == "installed"):
+            continue
+        out[m] = p
     return out

@@ -153,12 +153,29 @@ class RunResult:
     output: Path
     status: str = "pending"  # ok | failed (a cell raised) | error (no run: kernel, build) | missing
     seconds: float | None = None
-    error: str | None = None
+    error: str | None = None  # the one-line message
+    error_type: str | None = None  # a cell's exception type (ValueError), or envlens's error class
+    error_message: str | None = None  # the exception's own message, whole
+    values: dict[str, Any] = field(default_factory=dict)  # --collect: each name's value
+    missing: list[str] = field(default_factory=list)  # --collect names the run never assigned
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the Slurm task's log
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def apply(self, record: Mapping[str, Any]) -> None:
+        """Take a run's outcome record (envlens.outcome) into this row."""
+        self.status = str(record.get("status", "error"))
+        seconds = record.get("seconds")
+        self.seconds = float(seconds) if isinstance(seconds, (int, float)) else None
+        for name in ("error", "error_type", "error_message"):
+            value = record.get(name)
+            setattr(self, name, str(value) if value is not None else None)
+        values = record.get("values")
+        self.values = dict(values) if isinstance(values, dict) else {}
+        missing = record.get("missing")
+        self.missing = [str(m) for m in missing] if isinstance(missing, list) else []
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -168,29 +185,96 @@ class RunResult:
             "seconds": round(self.seconds, 3) if self.seconds is not None else None,
             "output": str(self.output),
         }
+        if self.values or self.missing:
+            data["values"] = self.values
+            data["missing"] = self.missing
         if self.error:
             data["error"] = self.error
+            data["error_type"] = self.error_type
+            data["error_message"] = self.error_message
         data.update(self.extra)
         return data
 
 
-def table(results: Sequence[RunResult]) -> str:
-    rows = [("#", "params", "status", "seconds", "output")]
+def _cell(value: Any) -> str:
+    """A collected value as one short table cell."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= 40 else text[:39] + "\u2026"
+
+
+def table(results: Sequence[RunResult], collect: Sequence[str] = ()) -> str:
+    head = ["#", "params", "status", "seconds", *collect, "output"]
+    rows = [head]
     for r in results:
         secs = f"{r.seconds:.1f}" if r.seconds is not None else "-"
-        rows.append((str(r.index), describe(r.params), r.status, secs, str(r.output)))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        values = [_cell(r.values[n]) if n in r.values else "-" for n in collect]
+        rows.append([str(r.index), describe(r.params), r.status, secs, *values, str(r.output)])
+    last = len(head) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(last)]
     lines = []
     for row in rows:
-        cells = [row[i].ljust(widths[i]) if i != 3 else row[i].rjust(widths[i]) for i in range(4)]
-        lines.append("  ".join([*cells, row[4]]).rstrip())
+        cells = [
+            row[i].rjust(widths[i]) if i == 3 else row[i].ljust(widths[i]) for i in range(last)
+        ]
+        lines.append("  ".join([*cells, row[last]]).rstrip())
     return "\n".join(lines)
 
 
-def write_summary(folder: Path, path: Path, results: Sequence[RunResult], **extra: Any) -> Path:
+def write_csv(path: Path, results: Sequence[RunResult], collect: Sequence[str] = ()) -> None:
+    """One row per run: index, each parameter, status, seconds, each collected value, the error
+    (type and message), the output notebook. Values that are not strings are written as JSON."""
+    import csv
+    import io
+
+    names: list[str] = []
+    for r in results:
+        names += [n for n in r.params if n not in names]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    fixed = {"index", "status", "seconds", "error_type", "error_message", "output", *names}
+    # A collected name that is also a parameter (or a fixed column) gets a `value:` prefix.
+    heads = [f"value:{n}" if n in fixed else n for n in collect]
+    writer.writerow(
+        ["index", *names, "status", "seconds", *heads, "error_type", "error_message", "output"]
+    )
+    for r in results:
+
+        def text(value: Any) -> str:
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+        writer.writerow(
+            [
+                r.index,
+                *(text(r.params[n]) if n in r.params else "" for n in names),
+                r.status,
+                f"{r.seconds:.3f}" if r.seconds is not None else "",
+                *(text(r.values[n]) if n in r.values else "" for n in collect),
+                r.error_type or "",
+                r.error_message or "",
+                str(r.output),
+            ]
+        )
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_summary(
+    folder: Path,
+    path: Path,
+    results: Sequence[RunResult],
+    collect: Sequence[str] = (),
+    **extra: Any,
+) -> Path:
+    """`summary.json` (and `summary.csv` beside it) in the job folder."""
     summary = folder / "summary.json"
-    data = {"file": str(path), **extra, "runs": [r.to_json() for r in results]}
+    data = {
+        "file": str(path),
+        **extra,
+        "collect": list(collect),
+        "runs": [r.to_json() for r in results],
+    }
     atomic_write_text(summary, json.dumps(data, indent=1, default=str) + "\n")
+    write_csv(summary.with_suffix(".csv"), results, collect)
     return summary
 
 
@@ -212,9 +296,15 @@ def require_all_ok(results: Sequence[RunResult], summary: Path) -> None:
 
 
 def _run_one(
-    path: str, output: str, params: Params, timeout: float | None, locked: bool
-) -> tuple[str, float, str | None]:
-    """One run (in this process or a worker process): (status, seconds, error)."""
+    path: str,
+    output: str,
+    params: Params,
+    timeout: float | None,
+    locked: bool,
+    collect: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One run (in this process or a worker process): its outcome record (envlens.outcome)."""
+    from envlens import outcome
     from envlens.kernels.run import run_file
 
     started = time.perf_counter()
@@ -226,12 +316,11 @@ def _run_one(
             trust_override=True,  # the parent checked approval once, before fanning out
             locked=locked,
             parameters=params,
+            collect=collect,
         )
     except EnvlensError as exc:
-        return "error", time.perf_counter() - started, exc.one_line()
-    if report.error is not None:
-        return "failed", report.seconds, report.error.one_line()
-    return "ok", report.seconds, None
+        return outcome.of_error(exc, time.perf_counter() - started)
+    return outcome.of_report(report)
 
 
 def prepare_checks(
@@ -281,6 +370,7 @@ def run_matrix(
     timeout: float | None = None,
     trust_override: bool = False,
     locked: bool = False,
+    collect: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[RunResult], Path, str]:
     """Run every combination; returns (results, summary.json, env key). Failures are in results."""
@@ -292,37 +382,58 @@ def run_matrix(
     results = [RunResult(i, dict(p), output_path(folder, i, p)) for i, p in enumerate(combos)]
     started = time.perf_counter()
 
-    def finish(r: RunResult, outcome: tuple[str, float, str | None]) -> None:
-        r.status, r.seconds, r.error = outcome
-        say(f"[{r.index}] {r.status} in {r.seconds:.1f} s: {describe(r.params)}")
+    def finish(r: RunResult, record: dict[str, Any]) -> None:
+        r.apply(record)
+        say(f"[{r.index}] {r.status} in {r.seconds or 0:.1f} s: {describe(r.params)}")
 
     if jobs <= 1:
         for r in results:
             say(f"[{r.index}] running {describe(r.params)}")
-            finish(r, _run_one(str(path), str(r.output), r.params, timeout, locked))
+            finish(r, _run_one(str(path), str(r.output), r.params, timeout, locked, collect))
     else:
         import multiprocessing
 
         # spawn, not fork: the parent may hold threads (uv progress readers) and zmq state.
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(jobs, len(results)), mp_context=ctx) as pool:
-            futures: list[tuple[RunResult, Future[tuple[str, float, str | None]]]] = []
+            futures: list[tuple[RunResult, Future[dict[str, Any]]]] = []
             for r in results:
                 say(f"[{r.index}] queued {describe(r.params)}")
                 futures.append(
-                    (r, pool.submit(_run_one, str(path), str(r.output), r.params, timeout, locked))
+                    (
+                        r,
+                        pool.submit(
+                            _run_one, str(path), str(r.output), r.params, timeout, locked, collect
+                        ),
+                    )
                 )
             for r, fut in futures:
                 try:
                     finish(r, fut.result())
                 except Exception as exc:  # a worker that died (killed, out of memory)
-                    finish(r, ("error", 0.0, f"the worker process failed: {exc}"))
+                    message = f"the worker process failed: {exc}"
+                    finish(
+                        r,
+                        {
+                            "status": "error",
+                            "seconds": 0.0,
+                            "error": message,
+                            "error_type": type(exc).__name__,
+                            "error_message": str(exc),
+                        },
+                    )
     total = time.perf_counter() - started
-    summary = write_summary(folder, path, results, env=key, jobs=jobs, seconds=round(total, 3))
+    summary = write_summary(
+        folder, path, results, collect, env=key, jobs=jobs, seconds=round(total, 3)
+    )
     return results, summary, key
 
 
-def print_report(results: Sequence[RunResult], summary: Path) -> None:
-    print(table(results))
+def print_report(results: Sequence[RunResult], summary: Path, collect: Sequence[str] = ()) -> None:
+    print(table(results, collect))
     ok = sum(r.ok for r in results)
-    print(f"envlens: {ok} of {len(results)} runs ok; summary in {summary}", file=sys.stderr)
+    print(
+        f"envlens: {ok} of {len(results)} runs ok; summary in {summary} "
+        f"(and {summary.with_suffix('.csv').name})",
+        file=sys.stderr,
+    )

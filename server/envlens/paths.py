@@ -45,3 +45,8 @@ def site_packages_dirs(env: Path) -> list[Path]:
     if os.name == "nt":
         return [p for p in [env / "Lib" / "site-packages"] if p.is_dir()]
     return sorted(p for p in (env / "lib").glob("python*/site-packages") if p.is_dir())
+
+
+def tools_dir() -> Path:
+    """`ENVLENS_TOOLS_DIR`, else `<cache>/tools`: tools envlens acquires by itself (Deno)."""
+    return Path(os.environ.get("ENVLENS_TOOLS_DIR") or cache_dir() / "tools")

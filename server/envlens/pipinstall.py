@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from envlens.edit import PlannedEdit, plan_edit
 from envlens.errors import BadInputError
@@ -227,7 +230,7 @@ def find_pip_installs(text: str, *, commented: bool = False) -> list[PipInstall]
     """Install lines in a cell or script. `commented`: also `# !pip ...` (jupytext's percent scripts)."""
     if "install" not in text:
         return []
-    lines = text.split("\n")
+    lines = [line.rstrip("\r") for line in text.split("\n")]  # a CRLF file's lines too
     found: list[PipInstall] = []
     ln = 0
     while ln < len(lines):
@@ -285,13 +288,23 @@ def remove_lines(text: str, installs: list[PipInstall]) -> str:
     return "\n".join(kept)
 
 
-def _requirements(installs: list[PipInstall]) -> list[str]:
+def _requirements(installs: list[PipInstall], declared: Collection[str] = ()) -> list[str]:
     reqs: list[str] = []
     for inst in installs:
         for r in inst.requirements:
+            req = Requirement(r)
+            bare = not req.specifier and not req.extras and not req.url and req.marker is None
+            if bare and canonicalize_name(req.name) in declared:
+                continue  # `pip install numpy` where numpy>=2 is declared: keep the declaration
             if r not in reqs:
                 reqs.append(r)
     return reqs
+
+
+def _merge(first: list[str], more: list[str]) -> list[str]:
+    """`first` and then those of `more` whose distribution `first` does not name already."""
+    names = {canonicalize_name(Requirement(r).name) for r in first}
+    return first + [r for r in more if canonicalize_name(Requirement(r).name) not in names]
 
 
 def _unmovable(installs: list[PipInstall], path: Path) -> None:
@@ -307,17 +320,32 @@ def _unmovable(installs: list[PipInstall], path: Path) -> None:
 
 
 def plan_move_script(
-    path: Path, text: str, *, lines: set[int] | None = None, settings: Settings | None = None
+    path: Path,
+    text: str,
+    *,
+    lines: set[int] | None = None,
+    settings: Settings | None = None,
+    skip_unmovable: bool = False,
+    add: list[str] | None = None,
+    declared: Collection[str] = (),
 ) -> list[PlannedEdit]:
-    """Edits that move a script's install lines (all, or those starting on `lines`) into the declaration."""
+    """Edits that move a script's install lines (all, or those starting on `lines`) into the declaration.
+
+    `skip_unmovable`: leave a line that a declaration cannot hold (`-r file`, a path) where it is
+    instead of refusing; `add`: more requirements to declare in the same edit (envlens declare);
+    `declared`: canonical names already declared, which a bare `pip install name` leaves as they are.
+    """
     installs = [
-        i for i in find_pip_installs(text, commented=True) if lines is None or i.line in lines
+        i
+        for i in find_pip_installs(text, commented=True)
+        if (lines is None or i.line in lines) and (i.movable or not skip_unmovable)
     ]
-    if not installs:
+    if not installs and not add:
         return []
     _unmovable(installs, path)
     stripped = remove_lines(text, installs)
-    decl = plan_edit(path, add=_requirements(installs), text=stripped, settings=settings)
+    reqs = _merge(_requirements(installs, declared), add or [])
+    decl = plan_edit(path, add=reqs, text=stripped, settings=settings)
     if decl.path == Path(path).absolute():
         return [PlannedEdit(decl.path, text, decl.new_text)]
     return [PlannedEdit(Path(path).absolute(), text, stripped), decl]
@@ -328,8 +356,14 @@ def plan_move_notebook(
     *,
     cells: set[int] | None = None,
     settings: Settings | None = None,
+    skip_unmovable: bool = False,
+    add: list[str] | None = None,
+    declared: Collection[str] = (),
 ) -> list[PlannedEdit]:
-    """Edits that move a notebook's install lines (all, or those in `cells`) into the declaration."""
+    """Edits that move a notebook's install lines (all, or those in `cells`) into the declaration.
+
+    `skip_unmovable`, `add` and `declared` as in `plan_move_script`.
+    """
     old = nb.dumps()
     nb2 = Notebook(path=nb.path, data=copy.deepcopy(nb.data), style=nb.style)
     moved: list[PipInstall] = []
@@ -338,7 +372,7 @@ def plan_move_notebook(
         if cell.get("cell_type") != "code" or (cells is not None and idx not in cells):
             continue
         src = cell_source(cell)
-        installs = find_pip_installs(src)
+        installs = [i for i in find_pip_installs(src) if i.movable or not skip_unmovable]
         if not installs:
             continue
         for inst in installs:
@@ -357,11 +391,97 @@ def plan_move_notebook(
             set_cell_source(cell, rest)
         else:
             empty.append(idx)
-    if not moved:
+    if not moved and not add:
         return []
     for idx in reversed(empty):
         del nb2.cells[idx]
-    decl = plan_edit(nb.path, add=_requirements(moved), text=nb2.dumps(), settings=settings)
+    reqs = _merge(_requirements(moved, declared), add or [])
+    decl = plan_edit(nb.path, add=reqs, text=nb2.dumps(), settings=settings)
     if decl.path == nb.path.absolute():
         return [PlannedEdit(decl.path, old, decl.new_text)]
     return [PlannedEdit(nb.path.absolute(), old, nb2.dumps()), decl]
+
+
+# --- is an install line satisfied by the declaration? (envlens run; the editor's kernel) ----------
+
+
+@dataclass(frozen=True)
+class PipVerdict:
+    """What an install line asks for, against what the file declares."""
+
+    install: PipInstall
+    satisfied: tuple[str, ...]  # requirements the declaration (and the environment) already give
+    missing: tuple[str, ...]  # requirements to declare: what `envlens declare` / the editor adds
+    unmovable: tuple[PipRequirement, ...]  # `-r file`, paths, variables: nothing to declare
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.unmovable
+
+
+def _declared_by_name(declared: Sequence[str]) -> dict[str, Requirement]:
+    out: dict[str, Requirement] = {}
+    for text in declared:
+        try:
+            r = Requirement(text)
+        except InvalidRequirement:
+            continue
+        out[canonicalize_name(r.name)] = r
+    return out
+
+
+def _satisfies(want: Requirement, have: Requirement | None, version: str | None) -> bool:
+    if have is None:
+        return False
+    if not want.extras <= have.extras:
+        return False
+    if not want.specifier:
+        return True
+    if version is not None:
+        try:
+            return want.specifier.contains(Version(version), prereleases=True)
+        except InvalidVersion:
+            return False
+    return str(want.specifier) == str(have.specifier)  # nothing installed to compare with
+
+
+def check_install(
+    install: PipInstall,
+    declared: Sequence[str],
+    installed: Mapping[str, str] | None = None,
+) -> PipVerdict:
+    """Whether the declaration already gives what an install line asks for.
+
+    `declared`: the file's requirements; `installed`: canonical name -> version in the file's
+    environment, when it is built (a `numpy>=2` line is satisfied by a declared numpy only if the
+    environment's numpy is >= 2). A requirement not declared (or declared with versions the line
+    excludes) is missing: that is what declaring the line would add.
+    """
+    have = _declared_by_name(declared)
+    versions = {canonicalize_name(k): v for k, v in (installed or {}).items()}
+    ok: list[str] = []
+    missing: list[str] = []
+    for item in install.items:
+        if item.requirement is None:
+            continue
+        want = Requirement(item.requirement)
+        name = canonicalize_name(want.name)
+        if _satisfies(want, have.get(name), versions.get(name)):
+            ok.append(item.requirement)
+        else:
+            missing.append(item.requirement)
+    return PipVerdict(install, tuple(ok), tuple(missing), tuple(install.problems))
+
+
+def check_source(
+    source: str,
+    declared: Sequence[str],
+    installed: Mapping[str, str] | None = None,
+    *,
+    commented: bool = False,
+) -> list[PipVerdict]:
+    """`check_install` for every install line of a cell (or script)."""
+    return [
+        check_install(i, declared, installed)
+        for i in find_pip_installs(source, commented=commented)
+    ]

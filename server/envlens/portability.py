@@ -1,17 +1,21 @@
 """Check Portability: will this declaration (or its lock) install on other platforms and Pythons?
 
-For each target, `uv pip compile --python-platform X --python-version Y --only-binary :all:`
-resolves without building anything. When that fails, uv's explanation names the package without a
-usable wheel; a second compile that allows source builds tells whether a source distribution
-exists. Comparing targets tells a compiled package (wheels for some platforms only: building it
-needs a compiler) from a pure source-only one. Each failing package gets one line, e.g.
-"scikit-image 0.25.2 has no wheel for CPython 3.9 on linux-aarch64, and building it from source
-needs a compiler".
+A target whose Python the declaration's own requires-python excludes is said so, and not asked
+further. For each other target, `uv pip compile --python-platform X --python-version Y
+--only-binary :all:` resolves without building anything. When that fails, uv's explanation names one
+package; that package alone, with source builds allowed, tells the real reason: its own
+requires-python excludes that Python, or it has a source distribution (building it needs a compiler
+when it has wheels for other targets, compiled code), or it has neither. Then the package is left out
+(an override that never applies) and uv is asked again, so EVERY package that fails is named, one
+line each, e.g. "scikit-image 0.25.2 has no wheel for CPython 3.9 on linux-aarch64, and building it
+from source needs a compiler".
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -161,7 +165,14 @@ _NO_USABLE = re.compile(
     r" ha(?:s|ve) no (?:usable wheels|wheels with a matching (?P<what>platform tag|Python ABI tag|Python implementation tag|Python version))"
 )
 _AVAILABLE = re.compile(
-    r"Wheels are available for `(?P<name>[^`]+)` \(v(?P<ver>[^)]+)\) on the following platforms: (?P<plats>.*)"
+    r"Wheels are available for `(?P<name>[^`]+)` \(v(?P<ver>[^)]+)\) on the following platforms: "
+    r"(?P<plats>`[^`]+`(?:,? (?:and )?`[^`]+`)*)"
+)
+# uv: "Because the requested Python version (>=3.9) does not satisfy Python>=3.10 and numpy==2.1.0
+# depends on Python>=3.10, ..."
+_NEEDS_PYTHON = re.compile(
+    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:(?P<op>==|>=|<=|<|>|!=|~=)(?P<ver>[^\s,]+))?"
+    r" depends on Python(?P<spec>[<>=!~][^\s,]*)"
 )
 _PINNED = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<ver>\S+)", re.M)
 
@@ -228,11 +239,20 @@ class _Checker:
         only_binary: bool,
         offline: bool = False,
         binary_packages: list[str] | None = None,
+        excluded: list[str] | None = None,
+        requirements: str | None = None,
+        no_deps: bool = False,
     ) -> RunResult:
+        """`uv pip compile` for one target. `excluded` packages are left out of the resolution
+        (an override that never applies), so the next failing package can be found; `requirements`
+        (with `no_deps`) probes one package on its own."""
+        infile = self.infile
+        if requirements is not None:
+            infile = self._file("probe", requirements)
         args: list[str | Path] = [
             "pip",
             "compile",
-            self.infile,
+            infile,
             "--config-file",
             self.config,
             "--python-platform",
@@ -248,9 +268,21 @@ class _Checker:
             args += ["--only-binary", ":all:"]
         for name in binary_packages or []:
             args += ["--only-binary", name]
+        if excluded:
+            never = "".join(f'{name} ; python_version < "0"\n' for name in excluded)
+            args += ["--overrides", self._file("excluded", never)]
+        if no_deps:
+            args.append("--no-deps")
         if offline:
             args.append("--offline")
         return self.uv.call(args, cwd=self.cwd)
+
+    def _file(self, kind: str, text: str) -> Path:
+        """A requirements file of its own per call (targets are checked in parallel)."""
+        fd, name = tempfile.mkstemp(prefix=f"{kind}-", suffix=".txt", dir=self.workdir)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return Path(name)
 
 
 # [tool.uv] keys that `uv pip compile` cannot read from a config file (they belong to a project).
@@ -281,10 +313,13 @@ def check(
     settings: Settings | None = None,
     cancel: threading.Event | None = None,
 ) -> list[Verdict]:
-    """Per (platform, Python): works, builds from source, or fails with one line per package."""
-    import tempfile
-
+    """Per (platform, Python): works, builds from source, or fails, with one line per package that
+    does not install from a wheel there (or the declaration's requires-python excluding it)."""
     platforms = parse_platforms(targets)
+    if resolution.spec.backend == "conda" and resolution.spec.conda_packages:
+        from envlens.envs.conda_portability import check_conda  # rattler solves per platform
+
+        return check_conda(resolution, platforms, cancel=cancel)
     uv = Uv.find(settings, cancel=cancel)
     versions = parse_pythons(pythons, resolution, uv.path, settings)
     if resolution.spec.backend not in ("uv",) or resolution.runtime != "python":
@@ -299,82 +334,130 @@ def check(
     with tempfile.TemporaryDirectory(prefix="envlens-check-") as tmp:
         checker = _Checker(uv, reqs, Path(tmp), uv_settings, Path(anchor) if anchor else Path(tmp))
         combos = [(p, v) for v in versions for p in platforms]
+        excluded = {v: _excluded_by_declaration(resolution, v) for v in versions}
+        todo = [c for c in combos if excluded[c[1]] is None]
         with ThreadPoolExecutor(max_workers=4) as pool:
-            firsts = list(pool.map(lambda c: checker.compile(c[0], c[1], only_binary=True), combos))
-        wheel_ok = {c: r.ok for c, r in zip(combos, firsts, strict=True)}
-        verdicts: list[Verdict] = []
-        for combo, res in zip(combos, firsts, strict=True):
-            if res.ok:
-                verdicts.append(
-                    Verdict(combo[0], combo[1], "works", (), _versions(res.stdout), res.log())
+            firsts = dict(
+                zip(
+                    todo,
+                    pool.map(lambda c: checker.compile(c[0], c[1], only_binary=True), todo),
+                    strict=True,
                 )
+            )
+        verdicts: list[Verdict] = []
+        for combo in combos:
+            reason = excluded[combo[1]]
+            if reason is not None:  # the file itself does not run there: nothing to ask uv
+                verdicts.append(Verdict(*combo, "fails", (Problem("", None, reason, False),)))
                 continue
-            verdicts.append(_explain(checker, combo, res, wheel_ok))
+            res = firsts[combo]
+            if res.ok:
+                verdicts.append(Verdict(*combo, "works", (), _versions(res.stdout), res.log()))
+                continue
+            verdicts.append(_explain(checker, combo, res))
     return verdicts
 
 
-def _explain(
-    checker: _Checker,
-    combo: tuple[str, str],
-    first: RunResult,
-    wheel_ok: dict[tuple[str, str], bool],
-) -> Verdict:
+def _excluded_by_declaration(resolution: Resolution, python: str) -> str | None:
+    """Why the declaration's own requires-python rules out this Python (any of its releases), or
+    None when it allows it."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from envlens.envs.locate import locate
+
+    declared = resolution.spec.requires_python
+    if not declared:
+        return None
+    try:
+        spec = SpecifierSet(declared)
+    except InvalidSpecifier:
+        return None  # uv reads it; a spelling it accepts and packaging does not is uv's to judge
+    if any(spec.contains(f"{python}.{patch}", prereleases=True) for patch in range(0, 100)):
+        return None
+    where = locate(resolution, "requires-python").name
+    return (
+        f"requires-python {declared} (in {where}) excludes Python {python}: the file says it does "
+        "not run there, so nothing was checked for it (check a Python it allows, or change "
+        "requires-python)"
+    )
+
+
+# How many failing packages one target's explanation looks for (each costs two or three uv calls).
+MAX_PROBLEMS = 25
+
+
+def _flat(stderr: str) -> str:
+    """uv's message on one line: it wraps long explanations, mid-sentence."""
+    return " ".join(stderr.split())
+
+
+def _failing_package(stderr: str) -> tuple[str, str | None] | None:
+    """The package uv names as the reason a resolution failed, and its version when pinned."""
+    for pattern in (_NEEDS_PYTHON, _NO_USABLE):
+        m = pattern.search(_flat(stderr))
+        if m is not None:
+            return m.group("name"), m.group("ver") if m.group("op") in ("==", None) else None
+    return None
+
+
+def _explain(checker: _Checker, combo: tuple[str, str], first: RunResult) -> Verdict:
+    """One line per package that does not install from wheels here: uv names one at a time, so
+    each named package is explained, then left out of the resolution, and uv is asked again,
+    until the rest resolves from wheels (or uv stops naming packages)."""
     platform, python = combo
     problems: list[Problem] = []
     log = first.log()
     res = first
-    built: dict[str, str] = {}
-    seen: set[str] = set()
-    # uv names one package without a wheel at a time: after each, allow building it (and only
-    # it) and ask again, until everything else resolves from wheels.
-    for _ in range(10):
-        m = _NO_USABLE.search(res.stderr)
-        if m is None:
-            if not problems or not res.ok:
-                problems.append(Problem("", None, _cause_line(res.stderr), needs_build=False))
+    excluded: list[str] = []
+    for _ in range(MAX_PROBLEMS):
+        named = _failing_package(res.stderr)
+        if named is None or canonicalize_name(named[0]) in excluded:
+            problems.append(Problem("", None, _cause_line(res.stderr), needs_build=False))
             break
-        problem, second = _one_package(checker, combo, res, m, wheel_ok)
-        log += second.log()
+        problem, probe_log = _classify(checker, combo, named[0], named[1], res.stderr)
+        log += probe_log
         problems.append(problem)
-        seen.add(canonicalize_name(problem.package))
-        if not second.ok:
-            break
-        built = _versions(second.stdout)
-        others = [n for n in built if n not in seen]
-        res = checker.compile(platform, python, only_binary=False, binary_packages=others)
+        excluded.append(canonicalize_name(named[0]))
+        res = checker.compile(platform, python, only_binary=True, excluded=excluded)
         log += res.log()
         if res.ok:
             break
     failing = [p for p in problems if not p.needs_build]
-    status: Status = "fails" if failing else "builds"
-    return Verdict(
-        platform, python, status, tuple(problems), built if status == "builds" else {}, log
-    )
+    if failing:
+        return Verdict(platform, python, "fails", tuple(problems), {}, log)
+    # Everything else has wheels: the whole resolution, building what needs building.
+    full = checker.compile(platform, python, only_binary=False)
+    log += full.log()
+    if not full.ok:
+        problems.append(Problem("", None, _cause_line(full.stderr), needs_build=False))
+        return Verdict(platform, python, "fails", tuple(problems), {}, log)
+    return Verdict(platform, python, "builds", tuple(problems), _versions(full.stdout), log)
 
 
-def _one_package(
-    checker: _Checker,
-    combo: tuple[str, str],
-    first: RunResult,
-    m: re.Match[str],
-    wheel_ok: dict[tuple[str, str], bool],
-) -> tuple[Problem, RunResult]:
+def _classify(
+    checker: _Checker, combo: tuple[str, str], name: str, version: str | None, stderr: str
+) -> tuple[Problem, str]:
+    """Why `name` does not install from a wheel on this target: its own requires-python excludes
+    this Python; or it has no wheel for it but a source distribution (building it needs a compiler
+    when it has wheels elsewhere); or neither a wheel nor a source distribution."""
     platform, python = combo
-    err = first.stderr
-    name = m.group("name")
-    version = m.group("ver") if m.group("op") == "==" else None
-    avail = _AVAILABLE.search(err)
+    stderr = _flat(stderr)
+    avail = _AVAILABLE.search(stderr)
     elsewhere = ""
     if avail is not None and canonicalize_name(avail.group("name")) == canonicalize_name(name):
         version = version or avail.group("ver")
         elsewhere = _friendly_tags(avail.group("plats"))
-    second = checker.compile(platform, python, only_binary=False)
+    req = f"{name}=={version}" if version else name
+    # The package alone, sources allowed: uv then says what really stands in the way.
+    probe = checker.compile(
+        platform, python, only_binary=False, requirements=req + "\n", no_deps=True
+    )
+    log = probe.log()
     where = f"CPython {python} on {platform}"
-    if second.ok:
-        version = _versions(second.stdout).get(canonicalize_name(name), version)
+    if probe.ok:
+        version = _versions(probe.stdout).get(canonicalize_name(name), version)
         label = f"{name} {version}" if version else name
-        compiled = bool(elsewhere) or _has_wheels_elsewhere(checker, name, version, combo)
-        if compiled:
+        if elsewhere or _has_wheels_elsewhere(checker, req, combo):
             reason = (
                 f"{label} has no wheel for {where}, and building it from source needs a compiler"
             )
@@ -382,44 +465,41 @@ def _one_package(
                 reason += f" (wheels exist for {elsewhere})"
         else:
             reason = f"{label} has no wheels at all and is built from source when installed"
-        return Problem(name, version, reason, True), second
+        return Problem(name, version, reason, True), log
     label = f"{name} {version}" if version else name
+    probed = _flat(probe.stderr)
+    needs = _NEEDS_PYTHON.search(probed) or _NEEDS_PYTHON.search(stderr)
+    if needs is not None and canonicalize_name(needs.group("name")) == canonicalize_name(name):
+        spec = needs.group("spec")
+        return (
+            Problem(
+                name,
+                version,
+                f"{label} requires Python {spec} (its own requires-python), so it does not "
+                f"install on Python {python}",
+                False,
+            ),
+            log,
+        )
+    if _NO_USABLE.search(probed) is None and "no version of" not in probed:
+        return Problem(name, version, f"{label}: {_cause_line(probe.stderr)}", False), log
     reason = f"{label} has no wheel for {where} and no source distribution to build"
     if elsewhere:
         reason += f" (wheels exist only for {elsewhere})"
-    return Problem(name, version, reason, False), second
+    return Problem(name, version, reason, False), log
 
 
-def _has_wheels_elsewhere(
-    checker: _Checker, name: str, version: str | None, combo: tuple[str, str]
-) -> bool:
+def _has_wheels_elsewhere(checker: _Checker, req: str, combo: tuple[str, str]) -> bool:
     """Does this version have wheels for other Pythons or platforms (so it is compiled code)?"""
     platform, python = combo
-    req = f"{name}=={version}" if version else name
     probes = [(platform, f"3.{m}") for m in range(9, 15) if f"3.{m}" != python]
     probes += [(p, python) for p in DEFAULT_TARGETS if p != platform]
-    probe_dir = checker.workdir / f"probe-{canonicalize_name(name)}"
-    probe_dir.mkdir(exist_ok=True)
-    (probe_dir / "requirements.in").write_text(req + "\n", encoding="utf-8")
 
     def one(target: tuple[str, str]) -> bool:
-        args: list[str | Path] = [
-            "pip",
-            "compile",
-            probe_dir / "requirements.in",
-            "--no-deps",
-            "--python-platform",
-            PLATFORMS[target[0]],
-            "--python-version",
-            target[1],
-            "--only-binary",
-            ":all:",
-            "--config-file",
-            checker.config,
-            "--quiet",
-            "--no-python-downloads",
-        ]
-        return checker.uv.call(args, cwd=checker.cwd).ok
+        res = checker.compile(
+            target[0], target[1], only_binary=True, requirements=req + "\n", no_deps=True
+        )
+        return res.ok
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return any(pool.map(one, probes))

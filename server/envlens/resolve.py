@@ -15,6 +15,7 @@ from envlens.fileio import read_text
 from envlens.requirements import normalise_requirements
 from envlens.settings import Settings
 from envlens.sources import pep723
+from envlens.sources.conda_lockfile import CONDA_KINDS, read_conda_lock_text
 from envlens.sources.declaration import Declaration
 from envlens.sources.lockfile import lock_hash, read_lock_text
 from envlens.sources.notebook import Notebook, load_notebook
@@ -99,7 +100,7 @@ def spec_for(decl: Declaration, runtime: Runtime, lock_text: str | None) -> EnvS
         conda_packages=tuple(sorted(set(decl.conda_packages))),
         index_url=decl.index_url,
         extra_index_urls=decl.extra_index_urls,
-        lock_hash=lock_hash(lock_text) if lock_text and decl.inline else None,
+        lock_hash=lock_hash(lock_text) if lock_text and (decl.inline or decl.conda) else None,
         uv_settings=decl.uv_settings,
         anchor=decl.anchor,
     )
@@ -140,7 +141,10 @@ def resolve(
     runtime, decl, nb = declaration_for(path, text=text, notebook=notebook)
     if decl.kind == "none" and runtime == "python":
         decl = default_declaration(settings)
-    lock_text = read_lock_text(path, nb) if decl.inline else None
+    if decl.kind in CONDA_KINDS:  # a conda lock (rattler's format) beside the file or inside
+        lock_text = read_conda_lock_text(decl, nb)
+    else:
+        lock_text = read_lock_text(path, nb) if decl.inline else None
     spec = with_settings(spec_for(decl, runtime, lock_text), settings)
     return Resolution(path=path, runtime=runtime, declaration=decl, spec=spec, lock_text=lock_text)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import tomlkit
 
-from envlens import trust
+from envlens import surface, trust
 from envlens.edit import PlannedEdit
 from envlens.envs import history
 from envlens.envs.history import Version
@@ -85,14 +85,18 @@ def choose(path: Path, n: int) -> Version:
         raise BadInputError(
             "envlens has no history for this file yet",
             path=path,
-            hint=f"Versions are recorded when its environment is built (`envlens install {path.name}`)",
+            hint="Versions are recorded when its environment is built ("
+            + surface.action("install", path)
+            + ")",
         )
     v = h.get(n)
     if v is None:
         raise BadInputError(
             f"there is no version {n} (versions 1 to {h.versions[-1].n})",
             path=path,
-            hint=f"`envlens history {path.name}` lists them",
+            hint=surface.words(
+                f"`envlens history {path}` lists them", "the Environment view's History lists them"
+            ),
         )
     if v.status != "ready":
         good = [str(x.n) for x in h.versions if x.status == "ready"]
@@ -161,7 +165,9 @@ def _moved(path: Path, was: str, now: str) -> DeclarationError:
         f"now in {KIND_LABELS.get(now, now)}",
         path=path,
         hint="Remove the current declaration, then revert again (or edit it to the version's "
-        "dependencies, which `envlens history` lists)",
+        "dependencies, which "
+        + surface.words(f"`envlens history {path}`", "the Environment view's History")
+        + " lists)",
     )
 
 
@@ -247,7 +253,7 @@ def plan_revert(path: Path, n: int, *, text: str | None = None) -> RevertPlan:
             raise BadInputError(
                 f"the lock of version {n} is no longer in envlens's history",
                 path=path,
-                hint="Revert to it, then lock again (`envlens lock`)",
+                hint="Revert to a version without a lock, then " + surface.action("lock", path),
             )
     old = text if text is not None else read_text(path)
     if path.suffix == ".ipynb":
@@ -321,7 +327,10 @@ def check_approval(path: Path, plan: RevertPlan, *, override: bool = False) -> t
         raise UntrustedError(
             trust.untrusted_message(after),
             path=path,
-            hint=f"Review and approve the file first (`envlens trust {path}`), then revert",
+            hint=surface.words(
+                f"Review and approve the file first (`envlens trust {path}`), then revert",
+                "Approve the file first (Trust This File's Dependencies), then revert",
+            ),
         )
     return before
 

@@ -2,9 +2,12 @@
 
 The lock is what makes every node build the same environment, so a fresh lock is required. The job
 folder (`<out-dir>/<stem>/`) holds `params.json` (one object per task), `job.sbatch` (an array
-`--array=0-N`; task i runs `envlens run --locked --trust -p ...` for combination i), `logs/` and
-`status/<i>.json` (each task's exit code and seconds, written by the task itself), and the output
-notebooks, named as `envlens matrix` names them, so the same summary reads both.
+`--array=0-N`; task i runs `envlens run --locked --trust --record status/<i>.json -p ...` for
+combination i), `logs/`, `status/<i>.json` (each task's outcome record, envlens.outcome: status,
+seconds, the error's type and message, the `--collect` values) and the output notebooks, named as
+`envlens matrix` names them, so the same summary reads both. Every path in job.sbatch goes through
+envlens.script_quote: a file or folder name with a space, a quote, `$(...)` or a line break is read
+back exactly and never runs as a command.
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from envlens.errors import BadInputError, EnvlensError, LockError
 from envlens.fileio import atomic_write_text
 from envlens.matrix import Params, RunResult, job_folder, output_path
 from envlens.params import as_arguments, describe
+from envlens.script_quote import shell_join, shell_word, slurm_filename
 
 _TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")  # sbatch's forms: M, M:S, H:M:S, D-H[:M[:S]]
 _MEM = re.compile(r"^\d+[KMGT]?$", re.IGNORECASE)
@@ -76,6 +80,7 @@ class Job:
     path: Path
     key: str
     combos: list[Params]
+    collect: list[str] = field(default_factory=list)
 
     def output(self, index: int) -> Path:
         return output_path(self.folder, index, self.combos[index])
@@ -118,46 +123,72 @@ def _task_cases(job: Job) -> str:
     lines = []
     for i, combo in enumerate(job.combos):
         argv = [*as_arguments(combo), "-o", str(job.output(i))]
-        lines.append(f"  {i}) set -- {shlex.join(argv)} ;;")
+        lines.append(f"  {i}) set -- {shell_join(argv)} ;;")
     return "\n".join(lines)
 
 
+def _log_lines(job: Job) -> tuple[list[str], list[str]]:
+    """The `--output` directive, or (when no #SBATCH line can hold the job folder's name: a line
+    break in it) a redirect in the script body, where the quoted name is safe."""
+    pattern = slurm_filename(str(job.folder / "logs"), "%A_%a.out")
+    if pattern is not None:
+        return [f"#SBATCH --output={pattern}"], []
+    return [], [
+        "# The job folder's name cannot be written in an #SBATCH line, so each task sends its",
+        "# output to logs/ itself (Slurm's own messages go to slurm-<job>_<task>.out where sbatch",
+        "# ran).",
+        'exec >"$JOB/logs/${SLURM_ARRAY_JOB_ID:-0}_$TASK.out" 2>&1',
+    ]
+
+
 def sbatch_script(job: Job, resources: Resources, envlens: list[str], timeout: float | None) -> str:
-    cache = os.environ.get("ENVLENS_CACHE_DIR")
-    extra = f" --timeout {timeout:g}" if timeout else ""
+    """The job array. Every path in it is quoted by envlens.script_quote (no path reaches a comment
+    or an unquoted word), so any name a file system allows is read back exactly."""
+    options = ["--locked", "--trust"]
+    if timeout:
+        options += ["--timeout", f"{timeout:g}"]
+    if job.collect:
+        options += ["--collect", *job.collect]
     name = re.sub(r"[^\w.-]", "-", f"envlens-{job.path.stem}")
+    directives, redirect = _log_lines(job)
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
         f"#SBATCH --array=0-{len(job.combos) - 1}",
-        f"#SBATCH --output={job.folder}/logs/%A_%a.out",
-        f"#SBATCH --chdir={job.path.parent}",
+        *directives,
         *resources.directives(),
-        f"# Written by `envlens slurm` for {job.path} (environment {job.key}).",
+        f"# Written by `envlens slurm` for FILE below (environment {job.key}).",
         "# Each array task runs one combination of params.json; every node builds the same",
-        "# environment from the lock (--locked) and runs it unattended (--trust: approved when",
-        "# the job was written). Copy this folder and the file (with its lock) to a cluster as is.",
+        "# environment from the lock (--locked; the first task on a node builds it, the others",
+        "# wait for it) and runs it unattended (--trust: approved when the job was written).",
+        "# Task i leaves status/i.json: its status, seconds, error and --collect values.",
+        "# Copy this folder and the file (with its lock) to a cluster as is.",
         "set -u",
     ]
-    if cache:
-        lines.append(f"export ENVLENS_CACHE_DIR={shlex.quote(cache)}")
+    for var in ("ENVLENS_CACHE_DIR", "UV_CACHE_DIR"):
+        # Nodes that share a file system share the caches: uv's cache makes a build links, not
+        # downloads; envlens's store holds the built environment.
+        if os.environ.get(var):
+            lines.append(f"export {var}={shell_word(os.environ[var])}")
     lines += [
-        f"ENVLENS=({shlex.join(envlens)})",
-        f"JOB={shlex.quote(str(job.folder))}",
+        f"ENVLENS=({shell_join(envlens)})",
+        f"FILE={shell_word(str(job.path))}",
+        f"JOB={shell_word(str(job.folder))}",
         'TASK="${SLURM_ARRAY_TASK_ID:?run this script with sbatch (it is a job array)}"',
+        *redirect,
         'case "$TASK" in',
         _task_cases(job),
-        '  *) echo "envlens: no combination $TASK in $JOB/params.json" >&2; exit 2 ;;',
+        '  *) echo "envlens: no combination $TASK in params.json" >&2; exit 2 ;;',
         "esac",
-        "start=$(date +%s.%N)",
-        f'"${{ENVLENS[@]}}" run --locked --trust{extra} "$@" {shlex.quote(str(job.path))}',
+        'RECORD="$JOB/status/$TASK.json"',
+        'cd -- "${FILE%/*}/" || exit 2',
+        f'"${{ENVLENS[@]}}" run {shell_join(options)} --record "$RECORD" "$@" "$FILE"',
         "code=$?",
-        "end=$(date +%s.%N)",
-        'mkdir -p "$JOB/status"',
-        # The task's own record: the summary reads it after the array finished.
-        'printf \'{"index": %s, "exit": %s, "start": %s, "end": %s, "host": "%s"}\\n\' '
-        '"$TASK" "$code" "$start" "$end" "$(hostname -s)" > "$JOB/status/$TASK.json.tmp"',
-        'mv "$JOB/status/$TASK.json.tmp" "$JOB/status/$TASK.json"',
+        "# envlens writes the record itself; this one is for a task that could not (it crashed).",
+        'if [ ! -s "$RECORD" ]; then',
+        '  mkdir -p "$JOB/status"',
+        '  printf \'{"exit": %s, "host": "%s"}\\n\' "$code" "${SLURMD_NODENAME:-}" > "$RECORD"',
+        "fi",
         'exit "$code"',
         "",
     ]
@@ -172,6 +203,7 @@ def write_job(
     *,
     timeout: float | None = None,
     trust_override: bool = False,
+    collect: Sequence[str] = (),
 ) -> Job:
     """Check everything (lock, approval, parameter names), then write the job folder."""
     from envlens.matrix import prepare_checks
@@ -190,7 +222,7 @@ def write_job(
     status.mkdir()
     params_file = folder / "params.json"
     atomic_write_text(params_file, json.dumps(list(combos), indent=1) + "\n")
-    job = Job(folder, folder / "job.sbatch", params_file, path, key, list(combos))
+    job = Job(folder, folder / "job.sbatch", params_file, path, key, list(combos), list(collect))
     atomic_write_text(job.script, sbatch_script(job, resources, envlens_executable(), timeout))
     job.script.chmod(0o755)
     return job
@@ -265,29 +297,37 @@ def _log_error(job: Job, index: int) -> tuple[str | None, str | None]:
     return str(logs[-1]), message
 
 
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def collect(job: Job) -> list[RunResult]:
-    """Each task's status record and log into the matrix's RunResult rows."""
+    """Each task's record (written by `envlens run --record`) and log into the matrix's rows."""
     results = []
     for i, combo in enumerate(job.combos):
         r = RunResult(i, dict(combo), job.output(i))
         log, message = _log_error(job, i)
         if log:
             r.extra["log"] = log
-        record = job.folder / "status" / f"{i}.json"
-        if not record.exists():
+        data = _read_record(job.folder / "status" / f"{i}.json")
+        if data is None:
             r.status = "missing"
             r.error = message or "the task left no status record (cancelled, or out of time?)"
             results.append(r)
             continue
-        data = json.loads(record.read_text())
-        r.seconds = float(data["end"]) - float(data["start"])
-        r.extra["host"] = data.get("host")
-        code = int(data["exit"])
-        if code == 0:
-            r.status = "ok"
-        else:
-            r.status = "failed" if code == 1 and r.output.exists() else "error"
-            r.error = message or f"exit code {code}"
+        if data.get("host"):
+            r.extra["host"] = data["host"]
+        if "status" in data:
+            r.apply(data)
+        else:  # the script's own record: envlens could not write one (it crashed or was killed)
+            code = data.get("exit")
+            r.status = "error"
+            r.error = message or f"envlens ended with exit code {code} and left no record"
+            r.error_type, r.error_message = "exit", r.error
         results.append(r)
     return results
 

@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,11 +28,18 @@ from filelock import FileLock
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from envlens import paths
+from envlens import paths, surface
 from envlens.errors import EnvlensError, TrustKeyError, UntrustedError
-from envlens.fileio import atomic_write_text, read_text
+from envlens.fileio import FileAccessError, atomic_write_text, read_text
+from envlens.names import known_distributions, on_pypi
 from envlens.resolve import Resolution, resolve, spec_for
-from envlens.sources.notebook import Notebook, load_notebook, nested, parse_notebook
+from envlens.sources.notebook import (
+    Notebook,
+    load_notebook,
+    nested,
+    parse_notebook,
+    prune_metadata,
+)
 
 SIGNATURE_PREFIX = "hmac-sha256:"
 KEY_FILE = "trust.key"
@@ -43,7 +51,7 @@ POPULAR_PATH = Path(__file__).parent / "data" / "popular_packages.txt"
 # Declarations read from project files are the user's own (see docs/trust.md).
 PROJECT_KINDS = ("pyproject", "uv-project", "pixi", "environment-yml")
 
-FlagKind = Literal["typo", "new", "source"]
+FlagKind = Literal["typo", "unknown", "new", "source"]
 Status = Literal[
     "nothing-declared",  # only ipykernel in the shared environment
     "project",  # a project file in the user's workspace
@@ -337,10 +345,14 @@ def _max_distance(name: str) -> int:
 
 @lru_cache(maxsize=4096)  # a few ms per name; the editor asks again on every trust check
 def typo_of(name: str) -> str | None:
-    """The popular package `name` looks like a typo of, if any (None for popular names themselves)."""
+    """The popular package `name` looks like a typo of, if any.
+
+    None for every distribution envlens knows (the most downloaded ~15,000 and the import table's):
+    a popular package is never a typo of another one (`gdal` is not `adal`).
+    """
     canon = canonicalize_name(name)
     popular = popular_packages()
-    if canon in popular:
+    if canon in popular or canon in known_distributions():
         return None
     best: tuple[int, str] | None = None
     for candidate in popular:
@@ -351,6 +363,38 @@ def typo_of(name: str) -> str | None:
         if 1 <= d <= limit and (best is None or (d, candidate) < best):
             best = (d, candidate)
     return best[1] if best else None
+
+
+def question(name: str, allowed: set[str] | None = None) -> Flag | None:
+    """Why a name deserves a second look before it is approved, or None.
+
+    The one check behind the trust dialog's flags, `envlens add`, `envlens declare` and the editor's
+    quick fixes: a look-alike of a popular package ("pandsa: did you mean pandas?"), or a name with
+    no distribution on PyPI. A name approved on this machine before is the user's own: no question.
+    """
+    canon = canonicalize_name(name)
+    if canon in (allowlist() if allowed is None else allowed):
+        return None
+    target = typo_of(canon)
+    if target is not None:
+        missing = "" if on_pypi(canon) else "; no distribution of that name is on PyPI"
+        return Flag(
+            canon,
+            "typo",
+            f"did you mean {target}? (looks like a typo of the popular package '{target}'{missing})",
+        )
+    if not on_pypi(canon):
+        return Flag(
+            canon,
+            "unknown",
+            "no distribution of that name is on PyPI (as far as envlens's list knows): check the name",
+        )
+    return None
+
+
+def questions(names: list[str], allowed: set[str] | None = None) -> list[Flag]:
+    allowed = allowlist() if allowed is None else allowed
+    return [f for f in (question(n, allowed) for n in dict.fromkeys(names)) if f is not None]
 
 
 def _names(res: Resolution) -> tuple[list[str], list[str], list[Flag]]:
@@ -445,10 +489,10 @@ def package_flags(names: list[str], allowed: set[str] | None = None) -> list[Fla
     allowed = allowlist() if allowed is None else allowed
     flags: list[Flag] = []
     for name in dict.fromkeys(names):
-        # A name approved before is one the user knows, so it is no longer a suspected typo.
-        target = None if name in allowed else typo_of(name)
-        if target is not None:
-            flags.append(Flag(name, "typo", f"looks like a typo of the popular package '{target}'"))
+        # A name approved before is one the user knows, so it is no longer questioned.
+        asked = question(name, allowed)
+        if asked is not None:
+            flags.append(asked)
         if name not in allowed:
             flags.append(Flag(name, "new", "new to you: not approved on this machine before"))
     return flags
@@ -525,6 +569,13 @@ def _signed_notebook_text(text: str, path: Path, signature: str) -> str | None:
     return nb.dumps()
 
 
+def remove_signature(nb: Notebook) -> None:
+    """Drop `metadata.envlens.trust` (and `metadata.envlens` when nothing else is in it): for a
+    notebook whose own declaration is gone, a signature would cover nothing."""
+    if nested(nb.metadata, "envlens", "trust") is not None:
+        prune_metadata(nb.metadata, ["envlens", "trust"])
+
+
 def sign_notebook_text(text: str, path: Path) -> str:
     """The notebook text with this machine's signature of its own declaration (for editor buffers).
 
@@ -558,7 +609,9 @@ def approve(
             if declaration_payload(on_disk) == declaration_payload(res):
                 signed = _signed_notebook_text(text, res.path, signature)
                 if signed is not None and signed != text:
-                    atomic_write_text(res.path, signed)
+                    # A read-only or immutable notebook stays as it is; the record above holds.
+                    with contextlib.suppress(FileAccessError):
+                        atomic_write_text(res.path, signed)
     _allow(names)
     return trust_state(res, notebook=notebook)
 
@@ -569,20 +622,21 @@ def resign_if_trusted(
     *,
     after: Resolution | None = None,
     write_file: bool = True,
+    confirmed: Collection[str] = (),
 ) -> bool:
     """After envlens itself edited a declaration (add, remove, lock): keep a trusted file trusted.
 
     `before` is the file's resolution (or better, its trust state) taken before the edit; the new
-    resolution is `after`, or resolved from `after_path` (the notebook or script, not a project file). `write_file=False` when the file is
-    open in an editor (the approval is then recorded on this machine only). Returns True when the
-    new declaration is trusted.
+    resolution is `after`, or resolved from `after_path` (the notebook or script, not a project
+    file). `write_file=False` when the file is open in an editor (the approval is then recorded on
+    this machine only). Returns True when the new declaration is trusted.
+
+    An added name that `question` flags (a look-alike, a name not on PyPI) is not approved along:
+    the file then waits for `envlens trust` / the trust dialog, which show the flag; unless the
+    user confirmed that very name when asked (`confirmed`).
     """
-    was_trusted = (
-        before.trusted
-        if isinstance(before, TrustState)
-        else trust_state(before, with_flags=False).trusted
-    )
-    if not was_trusted:
+    state = before if isinstance(before, TrustState) else trust_state(before, with_flags=False)
+    if not state.trusted:
         return False
     if after is None:
         if after_path is None:
@@ -592,8 +646,28 @@ def resign_if_trusted(
         after = resolve(after_path)
     if trust_state(after, with_flags=False).trusted:
         return True
+    if held_back(state, after, confirmed):
+        return False
     approve(after, write_file=write_file)
     return True
+
+
+def requirement_name(req: str) -> str:
+    """The canonical distribution name at the start of a normalised requirement or conda spec."""
+    end = len(req)
+    for i, ch in enumerate(req):
+        if not (ch.isalnum() or ch in "-_."):
+            end = i
+            break
+    return canonicalize_name(req[:end])
+
+
+def held_back(before: TrustState, after: Resolution, confirmed: Collection[str] = ()) -> list[Flag]:
+    """The questioned names an edit added (those an approval must not carry over)."""
+    had = {requirement_name(p) for p in before.packages}
+    ok = {canonicalize_name(c) for c in confirmed}
+    _, names, _ = _names(after)
+    return questions([n for n in names if n not in had and n not in ok])
 
 
 def is_trusted(res: Resolution) -> bool:
@@ -635,6 +709,5 @@ def require_trusted(
     raise UntrustedError(
         untrusted_message(state),
         path=res.path,
-        hint=f"Review and approve them with `envlens trust {res.path}`, or pass --trust "
-        f"(or set {TRUST_ENV}=1) for a batch run",
+        hint=surface.sentence(surface.action("approve", res.path)),
     )

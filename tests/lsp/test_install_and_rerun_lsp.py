@@ -39,6 +39,10 @@ async def test_install_and_rerun_declares_syncs_and_settles(
         [("code", DECL), ("code", "import tinyalpha"), ("code", "import tinybeta")],
         {"kernelspec": {"name": "python3", "language": "python"}},
     )
+    # tinybeta is on no public index: this machine approved it once before, so it is not questioned.
+    known = tmp_path / "known.py"
+    known.write_text('# /// script\n# dependencies = ["tinybeta"]\n# ///\n', encoding="utf-8")
+    await run(client, "envlens.trust", known.as_uri())
     await run(client, "envlens.trust", nb.uri)
     await run(client, "envlens.install", nb.uri)
     result = await run(client, "envlens.installAndRerun", nb.uri, "tinybeta")

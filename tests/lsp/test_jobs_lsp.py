@@ -5,6 +5,7 @@ then reverts the file to its first version without building anything."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 SCRIPT = '# /// script\n# dependencies = ["tinyalpha"]\n# ///\nimport tinyalpha\n'
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def env(
     lsp_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, slow_sdist_maker: Any
 ) -> dict[str, str]:
+    # A slow sdist in a folder of each test's own: a build a killed sidecar left running may still
+    # finish (uv runs in its own process group), and uv would reuse that wheel from its cache.
     folder = tmp_path_factory.mktemp("slow-index")
     slow_sdist_maker(folder)
     e = dict(lsp_env)
@@ -29,6 +32,13 @@ def env(
     e["TINYSLOW_STARTED"] = str(folder / "build-started")
     e["TINYSLOW_SECONDS"] = "30"
     e["ENVLENS_PREWARM"] = "0"  # no pool builds competing with these
+    # The tiny test packages are names this user approved before (they are not on PyPI).
+    config = tmp_path_factory.mktemp("jobs-config")
+    (config / "allowlist.json").write_text(
+        json.dumps({"version": 1, "packages": ["tinyalpha", "tinybeta", "tinyslow"]}),
+        encoding="utf-8",
+    )
+    e["ENVLENS_CONFIG_DIR"] = str(config)
     return e
 
 
@@ -49,8 +59,20 @@ async def test_jobs_and_history_survive_a_restart(env: dict[str, str], tmp_path:
     added = await run(client, "envlens.add", ed.uri, ["tinybeta"], {"sync": True})  # version 2
     assert added["version"] == 2 and added["reused"] is False
     assert "tinybeta" in ed.text  # the buffer got the edit
-    with pytest.raises(Exception, match="nosuchpkg"):
-        await run(client, "envlens.add", ed.uri, ["nosuchpkg"], {"sync": True})  # version 3
+    # A name PyPI does not have: added, not approved along; the user approves, the build fails.
+    await run(client, "envlens.add", ed.uri, ["nosuchpkg"])
+    await run(client, "envlens.trust", ed.uri)
+    with pytest.raises(Exception, match="nosuchpkg") as failed:
+        await run(client, "envlens.sync", ed.uri)  # version 3
+    assert "Its kernel stays on version 2, the last that built" in str(failed.value)
+    # A kernel started now runs in version 2's environment, and the editor is told so.
+    shown = len(client.messages)
+    kernel = await request(client, "envlens/kernel/start", {"uri": ed.uri})
+    assert kernel["key"] == added["key"]
+    assert "the kernel runs in version 2, the last that built" in kernel["note"]
+    warning = await wait_for(lambda: client.messages[shown:], what="the last-good warning")
+    assert warning[0].type == types.MessageType.Warning and "nosuchpkg" in warning[0].message
+    await request(client, "envlens/kernel/shutdown", {"sessionId": kernel["sessionId"]})
     await run(client, "envlens.remove", ed.uri, ["nosuchpkg"])  # an edit only, no build
     slow = asyncio.ensure_future(run(client, "envlens.add", ed.uri, ["tinyslow"], {"sync": True}))
     await wait_for(Path(env["TINYSLOW_STARTED"]).exists, timeout=120, what="the slow build")
@@ -58,7 +80,8 @@ async def test_jobs_and_history_survive_a_restart(env: dict[str, str], tmp_path:
     assert [(j["kind"], j["status"]) for j in running] == [
         ("sync", "succeeded"),
         ("add", "succeeded"),
-        ("add", "failed"),
+        ("add", "succeeded"),
+        ("sync", "failed"),
         ("remove", "succeeded"),
         ("add", "running"),
     ]
@@ -75,14 +98,15 @@ async def test_jobs_and_history_survive_a_restart(env: dict[str, str], tmp_path:
         assert [(j["kind"], j["status"]) for j in listed] == [
             ("sync", "succeeded"),
             ("add", "succeeded"),
-            ("add", "failed"),
+            ("add", "succeeded"),
+            ("sync", "failed"),
             ("remove", "succeeded"),
             ("add", "cancelled"),
         ]
-        assert [j["version"] for j in listed] == [1, 2, 3, None, None]
-        assert "nosuchpkg" in listed[2]["error"] and "nosuchpkg" in listed[2]["log"]
-        assert "exited before it finished" in listed[4]["error"]
-        log = await request(client, "envlens/jobLog", {"id": listed[2]["id"]})
+        assert [j["version"] for j in listed] == [1, 2, None, 3, None, None]
+        assert "nosuchpkg" in listed[3]["error"] and "nosuchpkg" in listed[3]["log"]
+        assert "exited before it finished" in listed[5]["error"]
+        log = await request(client, "envlens/jobLog", {"id": listed[3]["id"]})
         assert "$ " in log["log"]  # uv's own output is in the job's log
         info = await request(client, "envlens/environment", {"uri": ed.uri})
         assert [o["status"] for o in info["operations"]][-1] == "cancelled"

@@ -45,7 +45,11 @@ async def test_new_notebook_takes_a_prewarmed_environment(
     out = await request(
         client,
         "envlens/kernel/execute",
-        {"sessionId": started["sessionId"], "code": "print(sys.prefix)", "executionId": "x1"},
+        {
+            "sessionId": started["sessionId"],
+            "code": "import sys; print(sys.prefix)",
+            "executionId": "x1",
+        },
     )
     assert out["outputs"][0]["text"].strip() == str(cache / "envs" / key)
     await request(client, "envlens/kernel/shutdown", {"sessionId": started["sessionId"]})

@@ -185,7 +185,7 @@ describe("envlens in code-server", { concurrency: false }, () => {
     await cs.runCommand("Notebook: Run All");
     const text = await cs.waitForTrustDialog("reqeusts", "foreign-notebook-trust-dialog");
     assert.match(text, /tinyalpha/);
-    assert.match(text, /reqeusts: looks like a typo of the popular package 'requests'/);
+    assert.match(text, /reqeusts: did you mean requests\? \(looks like a typo of the popular package 'requests'/);
     assert.match(text, /approved on another machine|signed on another machine/);
     // While the dialog is up: no environment for it, and no kernel.
     assert.deepEqual(cs.envStore().all, storeBefore.all, "an environment folder appeared before approval");

@@ -38,6 +38,16 @@ def add_locked(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_collect(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--collect",
+        action="extend",
+        nargs="+",
+        metavar="NAME",
+        help="after the run, read these variables' values (give them after the file)",
+    )
+
+
 def check_timeout(timeout: float | None) -> None:
     if timeout is not None and timeout <= 0:
         raise BadInputError(

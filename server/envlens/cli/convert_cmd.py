@@ -31,6 +31,8 @@ def convert_cmd(args: argparse.Namespace) -> int:
         print(f"Wrote {result.lock_path}", file=sys.stderr)
     elif result.lock_text is not None:
         print(f'The lock is in {result.output.name} (metadata["uv.lock"])', file=sys.stderr)
+    for warning in result.warnings:
+        print(f"envlens: warning: {warning}", file=sys.stderr)
     if result.dropped_outputs:
         print(
             f"{result.dropped_outputs} cell outputs were not carried over (scripts have none)",

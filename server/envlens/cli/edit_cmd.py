@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
-from envlens.cli.common import add_trust, say
+from envlens.cli.common import add_trust
+from envlens.cli.prompt import check_names
 from envlens.edit import apply_edit, plan_edit
-from envlens.envs import history, jobs
-from envlens.errors import BadInputError, EnvlensError
+from envlens.envs import jobs
+from envlens.errors import BadInputError
 from envlens.requirements import validate_requires_python
 from envlens.resolve import resolve
 from envlens.settings import Settings
@@ -28,6 +29,12 @@ def register(sub: Any) -> None:
         metavar="VERSION",
         help="set requires-python: 3.12 means '>=3.12' (as `uv init --script --python` writes it); "
         "a specifier such as '>=3.11,<3.13' is written as given",
+    )
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="add look-alike or unknown names as written without asking (they stay unapproved)",
     )
     add_sync(p)
     p.set_defaults(func=add)
@@ -53,19 +60,10 @@ def sync_after_edit(args: argparse.Namespace, job: jobs.Job) -> None:
     edit stays (it is the user's declaration now) and the message says how to go back."""
     from envlens.cli.install_cmd import build_in_job
 
-    path = args.path
-    res = resolve(path, settings=Settings.from_env())
+    settings = Settings.from_env()
+    res = resolve(args.path, settings=settings)
     trust.require_trusted(res, override=trust.batch_override(args.trust))
-    try:
-        build_in_job(job, res, Settings.from_env())
-    except EnvlensError:
-        good = history.load(path).in_use
-        if good is not None:
-            say(
-                f"{path} keeps the new declaration; its last good version is {good.n} "
-                f"(`envlens revert {path} {good.n}` goes back to it)"
-            )
-        raise
+    build_in_job(job, res, settings)
 
 
 def add(args: argparse.Namespace) -> int:
@@ -77,21 +75,34 @@ def add(args: argparse.Namespace) -> int:
             f"(`envlens add {args.path.name} --python 3.12`)",
         )
     requires_python = python_specifier(args.python) if args.python is not None else None
-    before = trust.trust_state(
-        resolve(args.path), with_flags=False
-    )  # before the edit: a bad key stops it here
-    edit = plan_edit(args.path, add=args.requirements, requires_python=requires_python)
+    # Before the edit: a bad key stops it here.
+    before = trust.trust_state(resolve(args.path), with_flags=False)
+    plan_edit(args.path, add=args.requirements)  # bad requirements fail here, before any question
+    checked = check_names(list(args.requirements), str(args.path), yes=args.yes)
+    if checked.cancelled:
+        print("Nothing was changed.", file=sys.stderr)
+        return 1
+    edit = plan_edit(args.path, add=checked.requirements, requires_python=requires_python)
     what = ", ".join(
-        [*args.requirements, *([f"requires-python {requires_python}"] if requires_python else [])]
+        [
+            *checked.requirements,
+            *([f"requires-python {requires_python}"] if requires_python else []),
+        ]
     )
     with jobs.running("add", f"Add {what} to {args.path.name}", args.path) as job:
         changed = apply_edit(edit)
-        trust.resign_if_trusted(
-            before, args.path
-        )  # envlens's own edit keeps a trusted file trusted
+        # envlens's own edit keeps a trusted file trusted, except for a questioned name.
+        kept = trust.resign_if_trusted(before, args.path, confirmed=checked.confirmed)
         line = f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})"
         job.append(line)
         print(line, file=sys.stderr)
+        if before.trusted and not kept:
+            names = ", ".join(f.package for f in checked.held_back) or "the new names"
+            print(
+                f"Not approved: {names} needs a look first; `envlens trust {args.path}` shows it "
+                "before anything is installed.",
+                file=sys.stderr,
+            )
         if args.sync:
             sync_after_edit(args, job)
     return 0

@@ -61,7 +61,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps([e.to_json() for e in items], indent=2))
         return 0
     if not items:
-        say("no environments built yet")
+        print("no environments built yet", file=sys.stderr)
         return 0
     own = sum(e.size.own for e in items if e.size)
     for e in items:
@@ -75,10 +75,10 @@ def run_list(args: argparse.Namespace) -> int:
         )
         for f in e.files:
             print(f"    used by {f}")
+    # The total is the listing's last line (as `ls -l` has it), on stdout with the rest.
     print(
         f"{len(items)} environment{'s' if len(items) != 1 else ''}, {mb(own)} of their own "
-        "(the rest is hardlinked from uv's cache)",
-        file=sys.stderr,
+        "(the rest is hardlinked from uv's cache)"
     )
     return 0
 
@@ -94,7 +94,7 @@ def run_remove(args: argparse.Namespace) -> int:
         )
     usage.forget(args.key)
     history.forget_logs(args.key)
-    say(f"removed {args.key}")
+    print(f"removed {args.key}", file=sys.stderr)
     return 0
 
 

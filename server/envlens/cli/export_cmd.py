@@ -51,20 +51,23 @@ def export_cmd(args: argparse.Namespace) -> int:
     from envlens.export import default_output, export
     from envlens.fileio import atomic_write_text
     from envlens.locking.drift import require_fresh_lock
+    from envlens.locking.export import check_exportable
     from envlens.resolve import resolve
 
     settings = Settings.from_env()
     resolution = resolve(args.path, settings=settings)
+    check_exportable(resolution)  # a conda declaration: its own lock is what to share
     # Exporting asks uv to read the lock, and the Apptainer export locks ipykernel in: uv may run a
     # source's build backend, so the declaration must be approved first.
     if resolution.lock_text is None:
         require_fresh_lock(resolution, settings)  # "has no lock": nothing to approve yet
     trust.require_trusted(resolution, override=trust.batch_override(args.trust))
-    text = export(resolution, args.format, settings)
-    if args.output is not None and str(args.output) == "-":
+    to_stdout = args.output is not None and str(args.output) == "-"
+    out = default_output(resolution, args.format) if to_stdout or not args.output else args.output
+    text = export(resolution, args.format, settings, output=out)
+    if to_stdout:
         sys.stdout.write(text)
         return 0
-    out = args.output or default_output(resolution, args.format)
     atomic_write_text(out, text)
     print(f"Wrote {out}", file=sys.stderr)
     return 0

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
-from envlens.environment import ensure_environment
+from envlens.cli.common import say
+from envlens.environment import ensure_environment, last_good_note
 from envlens.envs import jobs
 from envlens.envs.history import Version
 from envlens.envs.inventory import installed
 from envlens.envs.store import EnvInfo
-from envlens.errors import BadInputError
+from envlens.errors import BadInputError, EnvlensError
 from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
 
@@ -50,6 +51,8 @@ def run_install(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     res = resolve(path, settings=settings)
     trust.require_trusted(res, override=trust.batch_override(args.trust))  # exit 3 unless approved
+    if res.runtime == "deno":  # what a Deno notebook needs is Deno: acquired here, on request
+        return _install_deno(res.path, settings, args.json)
     info = sync_job(res, settings, f"Sync the environment of {path.name}")
     count = len(installed(info.env_dir))
     if args.json:
@@ -66,6 +69,19 @@ def sync_job(res: Resolution, settings: Settings, title: str) -> EnvInfo:
         return build_in_job(job, res, settings)
 
 
+def _install_deno(path: Path, settings: Settings, as_json: bool) -> int:
+    from envlens.envs.tools import acquire_deno
+    from envlens.kernels.deno import deno_config, find_deno
+
+    deno = find_deno() or acquire_deno(settings=settings, progress=_progress)
+    config = deno_config(path)
+    if as_json:
+        print(json.dumps({"deno": str(deno), "config": str(config) if config else None}, indent=2))
+        return 0
+    print(f"{deno}: Deno for {path.name}" + (f" (config {config})" if config else ""))
+    return 0
+
+
 def build_in_job(job: jobs.Job, res: Resolution, settings: Settings) -> EnvInfo:
     """Build (or reuse) the environment within a job: its progress in the job's log, the version
     it recorded in the job."""
@@ -78,4 +94,11 @@ def build_in_job(job: jobs.Job, res: Resolution, settings: Settings) -> EnvInfo:
         job.version = version.n
 
     job.key = res.key
-    return ensure_environment(res, settings=settings, progress=progress, on_version=on_version)
+    try:
+        return ensure_environment(res, settings=settings, progress=progress, on_version=on_version)
+    except EnvlensError:
+        # The declaration stays as the user wrote it; say which version still works.
+        note = last_good_note(res)
+        if note is not None:
+            say(note)
+        raise

@@ -81,10 +81,9 @@ def lock(args: argparse.Namespace) -> int:
         print(f"  pinned {old} -> {new}", file=sys.stderr)
     for name, (before, after) in result.changes.items():
         print(f"  {name}: {before or '(new)'} -> {after or '(removed)'}", file=sys.stderr)
+    key = "conda.lock" if res.spec.backend == "conda" else "uv.lock"
     where = (
-        result.lock_path
-        if result.path.suffix != ".ipynb"
-        else f'{result.path} (metadata["uv.lock"])'
+        result.lock_path if result.path.suffix != ".ipynb" else f'{result.path} (metadata["{key}"])'
     )
     if result.requires_python is not None:
         declared, locked = result.requires_python

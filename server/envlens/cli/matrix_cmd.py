@@ -1,8 +1,9 @@
-"""`envlens matrix PATH --grid NAME=V1,V2 ... [--params-file F] [-p NAME=VALUE] [-j N] [--out-dir D]`.
+"""`envlens matrix PATH --grid NAME=V1,V2 ... [--params-file F] [-p NAME=VALUE] [-j N] [--out-dir D]
+[--collect NAME ...]`.
 
 Runs the file once per combination of parameters, in one environment built once. Prints a table
-(index, params, status, seconds, output) and writes it as `<out-dir>/<stem>/summary.json`; exits 1
-naming the runs that failed.
+(index, params, status, seconds, each `--collect NAME`'s value, output) and writes it as
+`<out-dir>/<stem>/summary.json` and `summary.csv`; exits 1 naming the runs that failed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from envlens.cli.common import add_locked, add_timeout, add_trust, check_timeout, say
+from envlens.cli.common import (
+    add_collect,
+    add_locked,
+    add_timeout,
+    add_trust,
+    check_timeout,
+    say,
+)
 from envlens.errors import BadInputError
 
 
@@ -43,6 +51,7 @@ def add_parameter_arguments(p: Any) -> None:
         default=Path("envlens-runs"),
         help="outputs go to OUT_DIR/<file stem>/ (default: ./envlens-runs)",
     )
+    add_collect(p)
     add_timeout(p)
     add_trust(p)
 
@@ -78,11 +87,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from envlens import trust
+    from envlens.collect import check_names
     from envlens.matrix import print_report, require_all_ok, run_matrix
 
     if args.jobs < 1:
         raise BadInputError(f"-j must be at least 1, not {args.jobs}", hint="Pass for example -j 2")
     combos = combinations(args)
+    collect = check_names(args.collect)
 
     results, summary, _key = run_matrix(
         args.path,
@@ -92,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         trust_override=trust.batch_override(args.trust),
         locked=args.locked,
+        collect=collect,
         progress=say,
     )
-    print_report(results, summary)
+    print_report(results, summary, collect)
     require_all_ok(results, summary)
     return 0

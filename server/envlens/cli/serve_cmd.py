@@ -19,8 +19,10 @@ def register(sub: Any) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from envlens import surface
     from envlens.lsp.server import LspLogHandler, create_server
 
+    surface.use("editor")  # messages now name editor actions ("Show Logs"), not commands
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the JSON-RPC stream
     server = create_server()

@@ -1,4 +1,5 @@
-"""`envlens slurm PATH --grid ... [--partition P] [--time T] [--cpus N] [--mem M] [--submit] [--wait]`.
+"""`envlens slurm PATH --grid ... [--partition P] [--time T] [--cpus N] [--mem M] [--submit] [--wait]
+[--collect NAME ...]`.
 
 Writes a Slurm job array (one task per combination of parameters) that rebuilds the file's
 environment from its lock on every node; `--submit` hands it to sbatch, `--wait` waits for the array
@@ -38,12 +39,14 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from envlens import trust
+    from envlens.collect import check_names
     from envlens.matrix import print_report, require_all_ok, write_summary
     from envlens.slurm import Resources, collect, submit, wait, write_job
 
     resources = Resources(args.partition, args.time, args.cpus, args.mem)
     resources.check()
     combos = combinations(args)
+    names = check_names(args.collect)
     job = write_job(
         args.path,
         combos,
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         resources,
         timeout=args.timeout,
         trust_override=trust.batch_override(args.trust),
+        collect=names,
     )
     say(f"wrote {job.script} ({len(combos)} tasks) and {job.params_file}")
     if not (args.submit or args.wait):
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     wait(job, job_id, progress=say)
     results = collect(job)
-    summary = write_summary(job.folder, job.path, results, env=job.key, slurm_job=job_id)
-    print_report(results, summary)
+    summary = write_summary(job.folder, job.path, results, names, env=job.key, slurm_job=job_id)
+    print_report(results, summary, names)
     require_all_ok(results, summary)
     return 0

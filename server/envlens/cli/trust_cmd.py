@@ -10,6 +10,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from envlens import trust
+from envlens.envs.conda_rattler import DEFAULT_CHANNELS
 from envlens.errors import UntrustedError
 from envlens.resolve import resolve
 
@@ -41,9 +42,14 @@ def _name(req: str) -> str:
     return canonicalize_name(req[:end])
 
 
-def describe(path: Path, state: trust.TrustState, where: str) -> str:
-    """The list `envlens trust` shows: each package, with its flags beside it ("!" for a warning)."""
+def describe(
+    path: Path, state: trust.TrustState, where: str, channels: tuple[str, ...] = ()
+) -> str:
+    """The list `envlens trust` shows: each package, with its flags beside it ("!" for a warning),
+    and the conda channels they come from (approval covers them too)."""
     lines = [str(path), f"  declared by: {where}", f"  state:       {state.reason}"]
+    if channels:
+        lines.append(f"  channels:    {', '.join(channels)}")
     if state.packages:
         lines.append("  would install:")
     for pkg in state.packages:
@@ -67,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     state = trust.trust_state(res)
     d = res.declaration
     where = d.label + (f" in {d.path}" if d.path else "")
-    print(describe(res.path, state, where), file=sys.stderr)
+    channels = res.spec.channels or (DEFAULT_CHANNELS if res.spec.backend == "conda" else ())
+    print(describe(res.path, state, where, channels), file=sys.stderr)
     if state.trusted:
         return 0
     if args.check:

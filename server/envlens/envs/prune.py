@@ -9,9 +9,9 @@ Prune removes an environment when all of these hold:
 - it is not the version in use of any file envlens knows (envs/history.py) that still exists;
 - no process runs in it now (a kernel, a run, a compile; envs/usage.py). When that cannot be
   told, nothing is removed.
-With it go its lock file, its last-use mark and its versions' logs; a failed build's log (it has no
-environment) goes once it is older than the same age. Spares of the pool past their maximum age go
-too (envs/pool.py).
+With it go its lock file, its last-use mark and its versions' logs (and any mark left by an
+environment removed some other way); a failed build's log (it has no environment) goes once it is
+older than the same age. Spares of the pool past their maximum age go too (envs/pool.py).
 """
 
 from __future__ import annotations
@@ -198,6 +198,10 @@ def execute(result: PrunePlan, settings: Settings | None = None) -> list[str]:
             log.unlink()
         with contextlib.suppress(OSError):
             log.parent.rmdir()  # the key's folder, once empty
+    built = {r.key for r in list_environments()}
+    for key in usage.marked():  # marks of environments removed some other way
+        if key not in built:
+            usage.forget(key)
     pool.prune_spares(settings or Settings.from_env())
     return removed
 

@@ -3,7 +3,8 @@ its `ready` record is written (last, atomically); a per-key file lock so a key i
 
 A folder without `ready` is never used: the next build for that key removes it (and any leftover
 `.build-<key>-*` of a killed build) first. The lock (`.locks/<key>.lock`, released by the kernel if
-the holder dies) makes concurrent requests, from threads or processes, build once.
+the holder dies) makes concurrent requests, from threads or processes, build once. A lock file
+lives as long as its environment: a failed build and a removal delete it (safely, see KeyLock).
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from envlens import __version__, paths
 from envlens.envs.runner import Progress, check_cancel
@@ -123,26 +129,107 @@ def lock_path(name: str) -> Path:
     return paths.envs_dir() / ".locks" / f"{name}.lock"
 
 
+class KeyLock:
+    """The held lock of one key; `discard()` removes its file when the lock is released.
+
+    Removing a lock file is safe because every acquirer checks, once it holds the lock, that the
+    path still names the file it locked; one that locked a removed file lets go and tries again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.discarded = False
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _lock_fd(path: Path, cancel: threading.Event | None, on_wait: Callable[[], None]) -> int:
+    """flock(2) `path` exclusively, waiting cancellably; returns the descriptor that holds it."""
+    assert fcntl is not None
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    on_wait()
+                    check_cancel(cancel)
+                    time.sleep(0.05)
+            if _same_file(path, fd):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder we waited for removed the file: lock the current one
+
+
 @contextlib.contextmanager
-def key_lock(name: str, *, cancel: threading.Event | None, progress: Progress) -> Iterator[None]:
+def key_lock(name: str, *, cancel: threading.Event | None, progress: Progress) -> Iterator[KeyLock]:
     """Hold the per-key lock; wait (cancellably) while another thread or process holds it."""
     path = lock_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
+    held = KeyLock(path)
     told = False
-    while True:
+
+    def on_wait() -> None:
+        nonlocal told
+        if not told:
+            progress("Waiting for another build of this environment to finish")
+            told = True
+
+    if fcntl is None:  # no flock (Windows): filelock, and its files stay
+        lock = FileLock(str(path))
+        while True:
+            try:
+                lock.acquire(timeout=0.2)
+                break
+            except Timeout:
+                on_wait()
+                check_cancel(cancel)
         try:
-            lock.acquire(timeout=0.2)
-            break
-        except Timeout:
-            if not told:
-                progress("Waiting for another build of this environment to finish")
-                told = True
-            check_cancel(cancel)
+            yield held
+        finally:
+            lock.release()
+        return
+    fd = _lock_fd(path, cancel, on_wait)
     try:
-        yield
+        yield held
     finally:
-        lock.release()
+        if held.discarded:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # before unlocking: a waiter then sees it locked a removed file
+        os.close(fd)
+
+
+def sweep_lock_files(is_key: Callable[[str], bool]) -> None:
+    """Remove the lock files of keys without an environment that nobody holds (left by versions
+    of envlens that kept them, or by a process killed while building)."""
+    if fcntl is None:
+        return
+    for path in (paths.envs_dir() / ".locks").glob("*.lock"):
+        name = path.name[: -len(".lock")]
+        if not is_key(name) or paths.env_dir(name).exists():
+            continue  # project-<key> locks and those of built environments stay
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _same_file(path, fd) and not paths.env_dir(name).exists():
+                    os.unlink(path)
+            finally:
+                os.close(fd)
 
 
 def remove_tree(path: Path) -> None:

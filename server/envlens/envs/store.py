@@ -2,6 +2,8 @@
 becomes complete), built by the backend of the declaration's kind (uv, conda, project), each behind
 the same protocol (envs/backend.py). `build_or_reuse` is the store's one entry point;
 `envlens.environment.ensure_environment` decides whether a lock is used and calls it.
+A failed build's error answers those who waited for it (envs/failures.py); lock files go with their
+environments (envs/record.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from envlens import paths
+from envlens.envs import failures
 from envlens.envs.backend import Backend, BuildContext
 from envlens.envs.conda_backend import CondaBackend
 from envlens.envs.project_backend import ProjectBackend
@@ -22,11 +25,12 @@ from envlens.envs.record import (
     key_lock,
     read_ready,
     remove_tree,
+    sweep_lock_files,
 )
 from envlens.envs.runner import Progress
 from envlens.envs.uv import Uv
 from envlens.envs.uv_backend import UvBackend, stop_bytecode
-from envlens.errors import BadInputError, BuildError
+from envlens.errors import BadInputError, BuildCancelledError, BuildError, EnvlensError
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
@@ -74,12 +78,27 @@ def build_or_reuse(
     for name in resolution.declaration.ignored:
         progress(f"Note: {name} is not a setting uv or nteract define; it is ignored")
     paths.envs_dir().mkdir(parents=True, exist_ok=True)
-    with key_lock(backend.lock_name(resolution), cancel=cancel, progress=progress):
+    name = backend.lock_name(resolution)
+    waiting_since = time.time()
+    with key_lock(name, cancel=cancel, progress=progress) as held:
         info = backend.reuse(resolution, start)  # built by whoever held the lock before us
         if info is not None:
             return info
-        ctx = BuildContext(uv, settings, progress, cancel, from_lock(), start)
-        return backend.build(resolution, ctx)
+        failed = failures.recent(name, since=waiting_since)
+        if failed is not None:  # the build we waited for failed: its error, not a rebuild
+            held.discard()
+            raise failed
+        failures.expire()
+        try:
+            ctx = BuildContext(uv, settings, progress, cancel, from_lock(), start)
+            info = backend.build(resolution, ctx)
+        except BaseException as exc:
+            if isinstance(exc, EnvlensError) and not isinstance(exc, BuildCancelledError):
+                failures.remember(name, exc)
+            held.discard()  # no environment: no lock file left behind either
+            raise
+        failures.forget(name)
+        return info
 
 
 def list_environments() -> list[EnvRecord]:
@@ -116,11 +135,15 @@ def remove_environment(key: str, *, cancel: threading.Event | None = None) -> bo
     final = paths.env_dir(key)
     if not final.exists():
         return False
-    with key_lock(key, cancel=cancel, progress=_noop):
+    with key_lock(key, cancel=cancel, progress=_noop) as held:
         # `ready` goes first, so a half-removed folder is never taken for a built one (and a
         # background bytecode compile stops).
         with contextlib.suppress(FileNotFoundError):
             paths.ready_file(final).unlink()
         stop_bytecode(final)
         remove_tree(final)
+        failures.forget(key)
+        held.discard()  # the lock file goes with its environment
+    sweep_lock_files(lambda name: _KEY.fullmatch(name) is not None)
+    failures.expire()
     return True

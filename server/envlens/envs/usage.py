@@ -1,8 +1,9 @@
 """When an environment was last used, and whether a process runs in it now (for `envs prune`).
 
-Last use: the modification time of `<envs>/.used/<key>`, touched each time a file's environment is
-asked for (a kernel start, a run, an install). It lives in the store beside `.locks/`, so it goes
-with the cache.
+Last use: the modification time of `<state>/used/<key>`, touched each time a file's environment is
+asked for (a kernel start, a run, an install). It lives in the state folder beside the histories
+(the store holds environments and their locks only); a mark whose environment is gone means
+nothing and goes at the next prune.
 
 In use: a process whose command line runs a program of the environment (a kernel is
 `<env>/bin/python -m ipykernel_launcher`) or whose VIRTUAL_ENV is it (what a kernel's `!pip` or
@@ -24,7 +25,11 @@ from envlens.envs.uv_backend import BYTECODE_MARKER
 
 
 def used_file(key: str) -> Path:
-    return paths.envs_dir() / ".used" / key
+    return used_dir() / key
+
+
+def used_dir() -> Path:
+    return paths.state_dir() / "used"
 
 
 def mark_used(key: str, when: float | None = None) -> None:
@@ -49,6 +54,14 @@ def last_used(key: str, fallback: float) -> float:
 def forget(key: str) -> None:
     with contextlib.suppress(OSError):
         used_file(key).unlink()
+
+
+def marked() -> list[str]:
+    """The keys with a last-use mark."""
+    try:
+        return [p.name for p in used_dir().iterdir()]
+    except OSError:
+        return []
 
 
 def _proc_entries() -> list[tuple[list[str], str | None]] | None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envlens import paths
+from envlens import paths, surface
 from envlens.envs.locate import locate
 from envlens.envs.runner import Progress, RunResult, run, tool_env
 from envlens.errors import (
@@ -540,7 +540,8 @@ def classify_failure(
         where = locate(resolution, name)
         return BuildError(
             f"uv failed to {m.group(1)} '{name}': {why}",
-            hint="The log has uv's full output; a package without a wheel for this platform needs its "
+            hint=surface.sentence(surface.action("full-log"))
+            + "; a package without a wheel for this platform needs its "
             "build tools, or another version with a wheel",
             log=log,
             **where.kwargs(),
@@ -549,12 +550,12 @@ def classify_failure(
         return BuildError(
             f"uv was killed by signal {-result.returncode}",
             log=log,
-            hint="Try again; the log has uv's output",
+            hint="Try again; " + surface.action("full-log"),
             **where0.kwargs(),
         )
     return BuildError(
         f"uv failed (exit code {result.returncode}): {why or 'no message'}",
-        hint=hint or "The log has uv's full output",
+        hint=hint or surface.sentence(surface.action("full-log")),
         log=log,
         **where0.kwargs(),
     )

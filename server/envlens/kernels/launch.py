@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from envlens.kernels.deno import deno_kernel_argv
+from envlens.errors import BuildCancelledError, BuildError, ResolutionError
+from envlens.kernels.deno import LATE_OUTPUT_GRACE, deno_kernel_argv
 from envlens.kernels.session import KernelSession, python_kernel_argv, python_kernel_env
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -28,6 +29,9 @@ class KernelTarget:
     python_version: str | None  # "3.12.1" for Python kernels
     env_dir: Path | None
     requirements: tuple[str, ...]
+    transport: Literal["auto", "tcp"] = "auto"  # Deno's kernel takes TCP only
+    late_output_grace: float = 0.0  # Deno sends a cell's last outputs after its idle status
+    note: str | None = None  # why it is not the declaration's environment (the last good one)
 
     @property
     def label(self) -> str:
@@ -42,7 +46,14 @@ class KernelTarget:
 
     def session(self, path: Path) -> KernelSession:
         """A session whose working folder is the file's own folder, as Jupyter does."""
-        return KernelSession(self.argv, cwd=path.parent, label=str(path), env=self.env)
+        return KernelSession(
+            self.argv,
+            cwd=path.parent,
+            label=str(path),
+            env=self.env,
+            transport=self.transport,
+            late_output_grace=self.late_output_grace,
+        )
 
 
 def kernel_target(
@@ -51,8 +62,13 @@ def kernel_target(
     settings: Settings,
     progress: Progress | None = None,
     cancel: Any = None,
+    keep_last_good: bool = False,
 ) -> KernelTarget:
-    """Blocking (it may build the environment with uv): call it from a worker thread in servers."""
+    """Blocking (it may build the environment with uv): call it from a worker thread in servers.
+
+    `keep_last_good` (the editor): when the declaration's environment fails to build, the kernel
+    starts in the file's last version that built, saying so in `note`. A headless run never
+    does: it runs what the file declares or fails."""
     if resolution.spec.backend == "deno":
         return KernelTarget(
             argv=deno_kernel_argv(resolution.path),
@@ -62,10 +78,24 @@ def kernel_target(
             python_version=None,
             env_dir=None,
             requirements=(),
+            transport="tcp",
+            late_output_grace=LATE_OUTPUT_GRACE,
         )
-    from envlens.environment import ensure_environment
+    from envlens.environment import ensure_environment, last_good
 
-    info = ensure_environment(resolution, settings=settings, progress=progress, cancel=cancel)
+    note = None
+    try:
+        info = ensure_environment(resolution, settings=settings, progress=progress, cancel=cancel)
+    except (ResolutionError, BuildError) as exc:
+        found = None if isinstance(exc, BuildCancelledError) else last_good(resolution)
+        if not keep_last_good or found is None:
+            raise
+        version, info = found
+        note = (
+            f"{resolution.path.name}: its declaration did not build ({exc.message.rstrip('.')}); "
+            f"the kernel runs in version {version.n}, the last that built. Fix the declaration, "
+            "or Revert in the Environment view's History"
+        )
     return KernelTarget(
         argv=python_kernel_argv(info.python),
         env=python_kernel_env(info.env_dir),
@@ -74,4 +104,5 @@ def kernel_target(
         python_version=info.python_version,
         env_dir=info.env_dir,
         requirements=resolution.spec.requirements,
+        note=note,
     )

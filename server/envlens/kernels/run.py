@@ -12,15 +12,16 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envlens.errors import BadInputError, CellExecutionError, EnvlensError
-from envlens.fileio import read_text
+from envlens.errors import BadInputError, CellExecutionError, EnvlensError, KernelError
+from envlens.fileio import check_writable, read_text
 from envlens.kernels.cells import script_to_notebook, split_cells
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
+from envlens.kernels.runchecks import check_cell, missing_module_hint, refusal
 from envlens.kernels.session import KernelSession
 from envlens.resolve import resolve
 from envlens.settings import Settings
@@ -64,6 +65,8 @@ class RunReport:
     seconds: float = 0.0
     error: CellExecutionError | None = None
     traceback: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # `collect`: each name's value at the end
+    missing: list[str] = field(default_factory=list)  # `collect` names the run never assigned
 
     @property
     def ok(self) -> bool:
@@ -169,6 +172,12 @@ def check_paths(path: Path, output: Path | None, inplace: bool) -> Path:
     return out
 
 
+def save_output(nb: Notebook, out: Path) -> None:
+    """`-o missing/folder/out.ipynb`: the folder is made now (checked before the run)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nb.save(out)
+
+
 def run_file(
     path: Path,
     output: Path | None = None,
@@ -180,15 +189,18 @@ def run_file(
     trust_override: bool = False,
     locked: bool = False,
     parameters: dict[str, object] | None = None,
+    collect: Sequence[str] = (),
 ) -> RunReport:
     """Execute `path` and write the executed notebook. A failing cell does not raise: it is in
     `report.error` (and the notebook is still written); a kernel that dies or cannot start raises
     KernelError after writing what ran. An unapproved declaration raises UntrustedError unless
-    `trust_override`. `parameters` go into an injected cell after the `parameters` cell (papermill)."""
+    `trust_override`. `parameters` go into an injected cell after the `parameters` cell (papermill).
+    `collect` names variables whose values end up in `report.values` after a successful run."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
     path = Path(path).absolute()
     out = check_paths(path, output, inplace)
+    check_writable(out, what="the output")  # an hour of cells must not end in "cannot write"
     nb, planned, res = load_for_run(path, out, settings, parameters)
     # The trust gate: nothing is installed or run from a declaration this machine has not approved
     # (UntrustedError, exit 3), unless a batch run says so (--trust / ENVLENS_TRUST=1).
@@ -199,6 +211,12 @@ def run_file(
 
         require_fresh_lock(res, settings, alternative="or run without --locked")
     say = progress or (lambda _msg: None)
+    if collect and res.spec.backend == "deno":
+        raise BadInputError(
+            "--collect reads Python variables; this is a Deno notebook",
+            path=path,
+            hint="Drop --collect, or write the values to a file from the notebook",
+        )
     say(f"environment {res.key}: {res.declaration.label}")
     target = kernel_target(res, settings=settings, progress=progress)
     report = RunReport(
@@ -210,13 +228,13 @@ def run_file(
         cells_total=len(planned),
     )
     try:
-        asyncio.run(_execute(nb, planned, target, path, report, timeout, say))
+        asyncio.run(_execute(nb, planned, target, path, report, timeout, say, res, collect))
     except BaseException:
         if report.cells_run:  # the kernel died or the run was stopped: keep what ran
-            nb.save(out)
+            save_output(nb, out)
         raise
     report.seconds = time.perf_counter() - started
-    nb.save(out)
+    save_output(nb, out)
     return report
 
 
@@ -228,17 +246,39 @@ async def _execute(
     report: RunReport,
     timeout: float | None,
     say: Callable[[str], None],
+    res: Any = None,
+    collect: Sequence[str] = (),
 ) -> None:
     session: KernelSession = target.session(path)
     executed: set[int] = set()
+    declared = list(res.declaration.requirements) if res is not None else []
+    versions = _versions(target)
     try:
         say("starting the kernel")
         await session.start()
         for n, cell in enumerate(planned, start=1):
             say(f"cell {cell.number} ({n}/{len(planned)}): {cell.first_line[:60]}")
-            result = await session.execute(cell.source, cell=cell.number, timeout=timeout)
+            # Install lines: satisfied by the declaration (skipped, said), or the run stops here.
+            checked = check_cell(
+                cell.source, declared, versions, script=cell.script_line is not None
+            )
+            if checked.refused:
+                message, hint = refusal(path, cell.source, checked.refused)
+                report.error = _failure(path, cell, "UndeclaredInstall", message, hint=hint)
+                text = f"envlens: not run: {message}. {hint}.\n"
+                nb.cells[cell.index]["outputs"] = [
+                    {"name": "stderr", "output_type": "stream", "text": text}
+                ]
+                executed.add(cell.index)
+                break
+            for note in checked.notes:
+                say(note)
+            result = await session.execute(checked.source, cell=cell.number, timeout=timeout)
             nb_cell = nb.cells[cell.index]
-            nb_cell["outputs"] = result.outputs
+            notes = [
+                {"name": "stdout", "output_type": "stream", "text": f"{x}\n"} for x in checked.notes
+            ]
+            nb_cell["outputs"] = notes + result.outputs
             nb_cell["execution_count"] = result.execution_count
             metadata = nb_cell.setdefault("metadata", {})
             metadata.setdefault("envlens", {})["env"] = target.key
@@ -259,17 +299,49 @@ async def _execute(
                     continue
                 err = result.error or {"ename": "Error", "evalue": "", "traceback": []}
                 report.traceback = [str(t) for t in err.get("traceback", [])]
+                hint = f"The traceback is in {report.output}"
+                if err["ename"] == "ModuleNotFoundError":
+                    hint = missing_module_hint(path, str(err["evalue"])) or hint
                 report.error = _failure(
-                    path,
-                    cell,
-                    str(err["ename"]),
-                    str(err["evalue"]),
-                    hint=f"The traceback is in {report.output}",
+                    path, cell, str(err["ename"]), str(err["evalue"]), hint=hint
                 )
                 break
+        if collect and report.error is None:
+            await _collect(session, collect, report, path)
     finally:
         _clear_unexecuted(nb, executed)
         await session.shutdown()
+
+
+def _versions(target: KernelTarget) -> dict[str, str] | None:
+    """What the run's environment holds (name -> version), to tell a satisfied install line."""
+    if target.env_dir is None:
+        return None
+    from envlens.envs.inventory import installed
+
+    try:
+        return {d.name: d.version for d in installed(target.env_dir)}
+    except OSError:
+        return None
+
+
+async def _collect(
+    session: KernelSession, names: Sequence[str], report: RunReport, path: Path
+) -> None:
+    """The named variables' values, read in the kernel after the last cell (not saved)."""
+    from envlens.collect import collect_code, read_values
+
+    result = await session.execute(collect_code(names))
+    found = read_values(result.outputs, names)
+    if found is None:
+        err = result.error or {}
+        raise KernelError(
+            "the values to collect could not be read: "
+            f"{err.get('ename', 'no answer')}: {err.get('evalue', '')}".rstrip(": "),
+            path=path,
+            hint="Check the --collect names; the executed notebook was written",
+        )
+    report.values, report.missing = found
 
 
 def _failure(
@@ -279,6 +351,8 @@ def _failure(
     where = f"line {cell.script_line}: " if cell.script_line else ""
     what = f"{ename}: {evalue}" if ename != "Timeout" else evalue
     message = f"{where}`{cell.first_line[:80]}` failed: {what}"
+    if ename == "UndeclaredInstall":
+        message = f"{where}{evalue}"  # it names the line; the cell did not run
     return CellExecutionError(
         message, cell=cell.number, ename=ename, evalue=evalue, path=path, hint=hint
     )

@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -222,8 +223,11 @@ class KernelSession:
         label: str,
         env: dict[str, str] | None = None,
         transport: Literal["auto", "ipc", "tcp"] = "auto",
+        late_output_grace: float = 0.0,
     ) -> None:
         self.argv = list(argv)
+        # Kernels that send outputs after their idle status (Deno): wait this long for quiet.
+        self.late_output_grace = late_output_grace
         self.cwd = Path(cwd)
         self.label = label
         self.extra_env = dict(env or {})
@@ -264,13 +268,18 @@ class KernelSession:
         use_ipc = self.transport == "ipc" or (
             self.transport == "auto" and ipc_available(self._runtime_dir)
         )
+        # A fresh random key per kernel: every message is signed (jupyter-client's default is "").
+        key = secrets.token_hex(32).encode("ascii")
         if use_ipc:
             _, cfg = write_connection_file(
-                str(self._connection_file), transport="ipc", ip=str(self._runtime_dir / "k")
+                str(self._connection_file),
+                transport="ipc",
+                ip=str(self._runtime_dir / "k"),
+                key=key,
             )
         else:
             _, cfg = write_connection_file(
-                str(self._connection_file), transport="tcp", ip="127.0.0.1"
+                str(self._connection_file), transport="tcp", ip="127.0.0.1", key=key
             )
         self.connection_info = dict(cfg)
         return await self._launch_and_wait(timeout)
@@ -482,6 +491,8 @@ class KernelSession:
                     hint="Restart the kernel, or raise --timeout",
                     log=self.log_tail(),
                 )
+        if self.late_output_grace > 0:
+            await self._late_outputs(client, poller, msg_id, collector)
         status: Status = reply.get("status", "error")
         if status not in ("ok", "error", "aborted"):
             status = "error"
@@ -499,6 +510,24 @@ class KernelSession:
             error=error,
             timed_out=interrupted_at is not None,
         )
+
+    async def _late_outputs(
+        self,
+        client: AsyncKernelClient,
+        poller: zmq.asyncio.Poller,
+        msg_id: str,
+        collector: OutputCollector,
+    ) -> None:
+        """Outputs of `msg_id` that arrive after its idle status, until iopub is quiet for
+        `late_output_grace` seconds (at most 5 s in all)."""
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            events = dict(await poller.poll(int(self.late_output_grace * 1000)))
+            if client.iopub_channel.socket not in events:
+                return
+            msg = await client.iopub_channel.get_msg(timeout=0)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] != "status":
+                collector.handle(msg)
 
     def _while_running(self) -> str:
         return (
@@ -575,8 +604,12 @@ class KernelSession:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
 
 
+KERNEL_BOOT = Path(__file__).with_name("kernel_boot.py")
+
+
 def python_kernel_argv(python: Path | str) -> list[str]:
-    return [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    """ipykernel_launcher's start, without the TCP listener ipykernel opens beside IPC channels."""
+    return [str(python), str(KERNEL_BOOT), "-f", "{connection_file}"]
 
 
 def python_kernel_env(env_dir: Path | None) -> dict[str, str]:

@@ -258,6 +258,10 @@ def quick_drift(resolution: Resolution) -> Drift:
     """`drift` without ever calling uv: cheap enough for every keystroke. Differences only uv can
     settle come back as fresh and `uncertain`. Cached by the spec's key (it includes the lock's hash)
     and the declaration as written (exclude-newer and spellings are not in the key)."""
+    if resolution.spec.backend == "conda":  # a conda lock (rattler's format): its own check
+        from envlens.envs.conda_lock import drift as conda_drift
+
+        return Drift(*conda_drift(resolution))
     key = (resolution.key, resolution.declaration)
     hit = _quick_cache.get(key)
     if hit is not None:
@@ -288,6 +292,10 @@ def require_fresh_lock(
 ) -> str:
     """The lock text, when it exists, parses and still belongs to the declaration; else LockError.
     `alternative` ends the hint (", or run without --locked")."""
+    if resolution.spec.backend == "conda":
+        from envlens.envs.conda_lock import require_fresh
+
+        return require_fresh(resolution, alternative=alternative)
     path, where = lock_location(resolution)
     name = resolution.path.name
     tail = f", {alternative}" if alternative else ""

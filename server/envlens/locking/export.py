@@ -13,6 +13,20 @@ from envlens.settings import Settings
 ExportFormat = Literal["requirements.txt", "pylock.toml"]
 
 
+def check_exportable(resolution: Resolution) -> None:
+    """Exports are PyPI formats made from a uv lock: a conda declaration gets a BadInputError
+    naming its own lock (pixi's format), which is the file to share instead."""
+    if resolution.spec.backend == "conda":
+        from envlens.envs.conda_lock import lock_where
+        from envlens.errors import BadInputError
+
+        raise BadInputError(
+            f"{resolution.path.name} declares conda packages; exports are made from uv locks",
+            path=resolution.path,
+            hint=f"Share the conda lock itself ({lock_where(resolution)[1]}, pixi's lock format)",
+        )
+
+
 def uv_export(
     resolution: Resolution,
     fmt: ExportFormat = "requirements.txt",
@@ -22,6 +36,7 @@ def uv_export(
     hashes: bool = True,
 ) -> str:
     """uv's export of the file's (fresh) lock, without uv's header (it names a temporary file)."""
+    check_exportable(resolution)
     lock_text = require_fresh_lock(resolution, settings)
     uv = uv or Uv.find(settings)
     with script_workspace(resolution, lock_text=lock_text) as ws:

@@ -11,6 +11,7 @@ from typing import Any
 import tomlkit.exceptions
 from packaging.utils import canonicalize_name
 
+from envlens import surface
 from envlens.errors import (
     LockError,
 )
@@ -94,13 +95,17 @@ def parse_lock(text: str, *, path: Path | None = None, where: str = "the lock") 
             f"{where} is not valid TOML: {toml_reason(exc)}",
             path=path,
             line=exc.line if path and path.suffix != ".ipynb" else None,
-            hint="Delete the lock (or restore it from version control) and lock the file again",
+            hint="Delete the lock (or restore it from version control) and "
+            + surface.action("lock", path)
+            + " again",
         ) from None
     if not isinstance(data.get("version"), int) or not isinstance(data.get("package", []), list):
         raise LockError(
             f"{where} is not a uv lock (it has no 'version' number)",
             path=path,
-            hint="Delete the lock (or restore it from version control) and lock the file again",
+            hint="Delete the lock (or restore it from version control) and "
+            + surface.action("lock", path)
+            + " again",
         )
     manifest = data.get("manifest", {})
     reqs = manifest.get("requirements", []) if isinstance(manifest, dict) else []
@@ -111,7 +116,7 @@ def parse_lock(text: str, *, path: Path | None = None, where: str = "the lock") 
             raise LockError(
                 f"{where} has a [[package]] entry without a name",
                 path=path,
-                hint="Delete the lock and run Lock Versions again",
+                hint=f"Delete the lock and {surface.action('lock', path)} again",
             )
         version = p.get("version")
         source = p.get("source", {})

@@ -38,7 +38,7 @@ from envlens.errors import (
     LockError,
     ResolutionError,
 )
-from envlens.fileio import atomic_write_text, read_text
+from envlens.fileio import atomic_write_text, check_writable, read_text
 from envlens.locking.drift import declared_entry, exclude_newer_instant, lock_python, sourced_names
 from envlens.locking.read import lock_location, locked_versions, parse_lock
 from envlens.resolve import Resolution, declaration_for, resolve
@@ -314,6 +314,12 @@ def plan_lock(
     old_text = text if text is not None else read_text(path)
     nb: Notebook | None = parse_notebook(old_text, path) if path.suffix == ".ipynb" else None
     resolution = resolve(path, text=None if nb else old_text, notebook=nb, settings=settings)
+    if resolution.spec.backend == "conda" and resolution.runtime == "python":
+        from envlens.envs import conda_lock  # rattler's lock format, beside the file or inside
+
+        return conda_lock.plan_lock(
+            resolution, old_text, upgrade=upgrade, settings=settings, cancel=cancel, start=start
+        )
     _check_lockable(resolution)
     lock_path, where = lock_location(resolution)
     old_lock = resolution.lock_text
@@ -442,6 +448,11 @@ class _PinnedLock:
 
 def write_lock(result: LockResult) -> None:
     """Write what `plan_lock` computed: the lock first, then the file (each atomically)."""
+    # Both or neither: a read-only script must not end up with a lock that does not match it.
+    if result.path.suffix != ".ipynb" and result.lock_changed:
+        check_writable(result.lock_path)
+    if result.file_changed:
+        check_writable(result.path)
     if result.path.suffix != ".ipynb" and result.lock_changed:
         new = not result.lock_path.exists()
         atomic_write_text(result.lock_path, result.lock_text)

@@ -21,7 +21,16 @@ from packaging.utils import canonicalize_name
 
 from envlens.envs.inventory import EnvKnowledge
 from envlens.errors import EnvlensError, InvalidRequirementError
-from envlens.imports import ImportRef, distribution_for, scan_chunk, scan_imports, third_party
+from envlens.imports import (
+    NON_PYTHON_CELL,
+    ImportRef,
+    Provider,
+    lookup,
+    scan_chunk,
+    scan_imports,
+    third_party,
+    undeclared,
+)
 from envlens.locking.drift import quick_drift
 from envlens.pipinstall import PipInstall, find_pip_installs
 from envlens.requirements import requirement_name
@@ -66,23 +75,6 @@ NOT_IMPORTED = frozenset(
         "bottleneck",
         "scipy",
     }
-)
-# Cell magics whose body is not Python.
-_NON_PYTHON_CELL = (
-    "%%bash",
-    "%%sh",
-    "%%html",
-    "%%javascript",
-    "%%js",
-    "%%latex",
-    "%%markdown",
-    "%%svg",
-    "%%writefile",
-    "%%script",
-    "%%perl",
-    "%%ruby",
-    "%%R",
-    "%%sql",
 )
 
 
@@ -166,9 +158,12 @@ class Analysis:
 
     @property
     def undeclared_distributions(self) -> list[str]:
+        """What "Declare all imports" adds: as `envlens declare`, not the unknown or ambiguous."""
         out: list[str] = []
         for f in self.findings:
-            if f.kind == "undeclared-import" and f.data["distribution"] not in out:
+            if f.kind != "undeclared-import" or f.data.get("source") in ("unknown", "ambiguous"):
+                continue
+            if f.data["distribution"] not in out:
                 out.append(str(f.data["distribution"]))
         return out
 
@@ -328,7 +323,7 @@ def analyse(
     pips: list[tuple[int | None, PipInstall]] = []
     if snap.is_notebook:
         for i, cell in enumerate(snap.cells or ()):
-            if cell.kind != "code" or cell.text.lstrip().startswith(_NON_PYTHON_CELL):
+            if cell.kind != "code" or cell.text.lstrip().startswith(NON_PYTHON_CELL):
                 continue
             refs.extend((i, r) for r in scan_chunk(cell.text))
             pips.extend((i, p) for p in find_pip_installs(cell.text))
@@ -353,37 +348,33 @@ def analyse(
             folder=folder,
         )
     }
-    dist_of = {
-        m: distribution_for(m, installed) for m in modules if m.split(".", 1)[0] in third_tops
-    }
+    providers = {m: lookup(m, installed) for m in modules if m.split(".", 1)[0] in third_tops}
+    dist_of = {m: p.guess for m, p in providers.items()}
     imports = [CellImport(c, r, dist_of[m]) for m, (c, r) in first_seen.items() if m in dist_of]
 
     runtime_python = basis is None or basis.runtime == "python"
     declared = _declared_names(basis) if basis is not None else set()
     if runtime_python and error is None:
         provided = installed is not None and basis is not None and basis.declaration.kind != "none"
-        missing: dict[str, str] = {}
-        for m, dist in dist_of.items():
-            top = m.split(".", 1)[0]
-            if _canon(dist) in declared or _canon(top) in declared:
-                continue
-            if provided and installed is not None and top in installed:
-                continue  # provided by the environment (a dependency of something declared)
-            missing[m] = dist
+        missing = undeclared(list(providers), declared, installed, provided=provided)
         where = "the notebook's" if snap.is_notebook else "the script"
         if missing:
             for c, r in refs:
-                wanted = missing.get(r.module)
-                if wanted is None or r.optional:
+                found = missing.get(r.module)
+                if found is None or r.optional:
                     continue
                 findings.append(
                     Finding(
                         "undeclared-import",
                         "warning",
-                        f"'{r.top}' is not declared: it is provided by the distribution "
-                        f"'{wanted}'; add it to {where} dependencies",
+                        _undeclared_message(r.top, found, where),
                         Span(c, r.line, r.start, r.line, r.end),
-                        {"module": r.top, "distribution": wanted},
+                        {
+                            "module": r.top,
+                            "distribution": found.guess,
+                            "source": found.source,
+                            "candidates": list(found.candidates),
+                        },
                     )
                 )
     for pcell, p in pips:
@@ -437,6 +428,23 @@ def analyse(
                 )
             )
     return Analysis(snap, res, error, imports, pips, findings, anchor)
+
+
+def _undeclared_message(top: str, p: Provider, where: str) -> str:
+    if p.source == "unknown":
+        return (
+            f"'{top}' is not declared, and no distribution on PyPI is known to provide it: "
+            f"if it is one, add it to {where} dependencies"
+        )
+    if p.source == "ambiguous":
+        return (
+            f"'{top}' is not declared: several distributions provide it "
+            f"({', '.join(p.candidates)}); add the one you use to {where} dependencies"
+        )
+    return (
+        f"'{top}' is not declared: it is provided by the distribution '{p.guess}'; "
+        f"add it to {where} dependencies"
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,6 +24,7 @@ from envlens.lsp.diagnostics import to_diagnostic
 from envlens.lsp.server import EnvlensServer
 from envlens.pipinstall import find_pip_installs, plan_move_notebook, plan_move_script, remove_lines
 from envlens.sources.notebook import parse_notebook
+from envlens.trust import question
 
 QUICKFIX = types.CodeActionKind.QuickFix
 SOURCE = types.CodeActionKind.Source
@@ -37,6 +38,25 @@ def _overlaps(f: Finding, cell: int | None, rng: types.Range) -> bool:
 
 def _where(snap: Snapshot) -> str:
     return "the notebook's dependencies" if snap.is_notebook else "the script dependencies"
+
+
+def _add_titles(f: Finding, where: str) -> list[tuple[str, str]]:
+    """(distribution, title) of the quick fixes for an undeclared import, questioned as `envlens
+    add` questions: each candidate of an ambiguous import, a warning on a name to check."""
+    module = str(f.data["module"])
+    source = f.data.get("source")
+    candidates = [str(c) for c in f.data.get("candidates") or []]
+    if source == "ambiguous" and candidates:
+        return [
+            (c, f"Add '{c}' to {where} (one of {len(candidates)} that provide '{module}')")
+            for c in candidates
+        ]
+    dist = str(f.data["distribution"])
+    flag = question(dist)
+    if source == "unknown" or flag is not None:
+        why = flag.detail if flag is not None else "no distribution on PyPI is known to provide it"
+        return [(dist, f"Add '{dist}' to {where}? {why}")]
+    return [(dist, f"Add '{dist}' to {where}")]
 
 
 def needs_notebook_ops(a: Analysis, action: str, cells: list[int] | None = None) -> bool:
@@ -160,7 +180,9 @@ def actions_for(ls: EnvlensServer, params: types.CodeActionParams) -> list[types
             data=data,
             command=command,
             diagnostics=[to_diagnostic(a, finding)] if finding else None,
-            is_preferred=finding is not None and finding.kind == "undeclared-import",
+            is_preferred=finding is not None
+            and finding.kind == "undeclared-import"
+            and finding.data.get("source") not in ("unknown", "ambiguous"),
         )
         actions.append(action)
 
@@ -170,19 +192,19 @@ def actions_for(ls: EnvlensServer, params: types.CodeActionParams) -> list[types
             continue
         if f.kind == "undeclared-import":
             on_undeclared = True
-            dist = str(f.data["distribution"])
-            make(
-                f"Add '{dist}' to {_where(snap)}",
-                QUICKFIX,
-                {"action": "add", "requirements": [dist]},
-                f,
-                types.Command(title="Install", command=P.CMD_INSTALL, arguments=[key]),
-                types.Command(
-                    title="Add and install",
-                    command=P.CMD_INSTALL_AND_RERUN,
-                    arguments=[key, str(f.data["module"])],
-                ),
-            )
+            for dist, title in _add_titles(f, _where(snap)):
+                make(
+                    title,
+                    QUICKFIX,
+                    {"action": "add", "requirements": [dist]},
+                    f,
+                    types.Command(title="Install", command=P.CMD_INSTALL, arguments=[key]),
+                    types.Command(
+                        title="Add and install",
+                        command=P.CMD_INSTALL_AND_RERUN,
+                        arguments=[key, str(f.data["module"])],
+                    ),
+                )
         elif f.kind == "pip-install" and f.data.get("movable"):
             where = (
                 {"cells": [f.span.cell]} if f.span.cell is not None else {"lines": [f.span.line]}

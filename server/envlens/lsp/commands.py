@@ -23,7 +23,9 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path, to_fs_path
 
 from envlens.edit import PlannedEdit, apply_edit, plan_edit
-from envlens.errors import BadInputError, BuildCancelledError, EnvlensError
+from envlens.environment import last_good_note
+from envlens.errors import BadInputError, BuildCancelledError, EnvlensError, UntrustedError
+from envlens.fileio import os_error
 from envlens.imports import distribution_for
 from envlens.lsp import lifecycle, progress
 from envlens.lsp import protocol as P
@@ -33,9 +35,10 @@ from envlens.lsp.edits import notebook_change, text_change
 from envlens.lsp.server import EnvlensServer, Operation
 from envlens.lsp.trust import approve_json
 from envlens.pipinstall import plan_move_notebook, plan_move_script
+from envlens.requirements import requirement_name
 from envlens.resolve import Resolution, resolve
 from envlens.sources.notebook import parse_notebook
-from envlens.trust import require_trusted
+from envlens.trust import questions, require_trusted
 
 log = logging.getLogger("envlens.lsp")
 
@@ -56,7 +59,7 @@ def report_failure(ls: EnvlensServer, exc: EnvlensError) -> CommandFailed:
 
 
 def envlens_command(fn: Handler) -> Handler:
-    """Expected failures -> showMessage + logMessage + an LSP error with the same line."""
+    """Expected failures and OS errors -> showMessage + logMessage + an LSP error with the same line."""
 
     @functools.wraps(fn)
     async def wrapper(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
@@ -64,6 +67,8 @@ def envlens_command(fn: Handler) -> Handler:
             return await fn(ls, *args)
         except EnvlensError as exc:
             raise report_failure(ls, exc) from None
+        except OSError as exc:  # permissions, disk full...: the same one line as the CLI's
+            raise report_failure(ls, os_error(exc)) from None
 
     return wrapper
 
@@ -348,6 +353,11 @@ async def build(
             reason = _one_line(exc)
             if exc.log:
                 op.note(exc.log)
+            if not cancelled and not isinstance(exc, (BadInputError, UntrustedError)):
+                # The file keeps its last good version: say which, and how to go back.
+                note = await asyncio.to_thread(last_good_note, res)
+                if note is not None:
+                    exc.hint = f"{exc.hint.rstrip('.')}. {note}" if exc.hint else note
         op.finish("cancelled" if cancelled else "failed", reason)
         ls.failed[res.key] = reason
         progress.end(ls, op, f"failed: {reason}")
@@ -430,7 +440,8 @@ def register(server: EnvlensServer) -> None:
                     cancel=op.cancel,
                     progress=lambda m: progress.report(ls, op, m),
                 )
-                if not snap.is_notebook and result.lock_changed:
+                # A lock in its own file (a script's, or a project file's conda lock) is written here.
+                if (not snap.is_notebook or result.path != path) and result.lock_changed:
                     await asyncio.to_thread(
                         module.write_lock,
                         dataclasses.replace(result, file_changed=False),
@@ -481,7 +492,15 @@ def register(server: EnvlensServer) -> None:
         result = await lifecycle.edit_job(
             ls, key, path, "add", f"Add {', '.join(reqs)} to {path.name}", opts, add=reqs
         )
-        return {**result, "added": reqs}
+        # A look-alike or a name not on PyPI is added but not approved along: say so now.
+        asked = questions([requirement_name(r) for r in reqs])
+        for f in asked:
+            ls.show(
+                f"{f.package}: {f.detail}. Added to {path.name} but not approved: envlens asks "
+                "before installing it",
+                types.MessageType.Warning,
+            )
+        return {**result, "added": reqs, "questioned": [f.to_json() for f in asked]}
 
     @server.command(P.CMD_REMOVE)
     @envlens_command
@@ -540,6 +559,9 @@ def register(server: EnvlensServer) -> None:
             ls.knowledge_for(a.resolution) if a is not None and a.resolution is not None else None
         )
         dist = distribution_for(module, known.import_map if known else None)
+        # The edit exists to install: a file whose declaration is not approved is left untouched
+        # (UntrustedError now, not after the notebook was rewritten). Approved stays approved.
+        lsp_trust.require_trusted(ls, path, key)
         planned, _ = await edit_declaration(ls, key, path, snap, add=[dist])
         # Resolve from the planned text: the editor's didChange may still be on its way.
         if planned.path == path and snap.is_notebook:

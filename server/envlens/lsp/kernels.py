@@ -19,7 +19,8 @@ from pygls.exceptions import JsonRpcServerError
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from envlens.errors import EnvlensError
+from envlens.errors import EnvlensError, ToolUnavailableError
+from envlens.kernels.deno import find_deno
 from envlens.kernels.registry import KernelRegistry
 from envlens.resolve import resolve
 from envlens.settings import Settings
@@ -103,6 +104,31 @@ def _supports_progress(server: LanguageServer) -> bool:
     return bool(caps and caps.window and caps.window.work_done_progress)
 
 
+async def _acquire_deno(ls: LanguageServer, path: Path, progress: Callable[[str], None]) -> None:
+    """Deno is missing: ask the user (window/showMessageRequest), then download it with progress."""
+    from envlens.envs.tools import acquire_deno
+    from envlens.kernels import deno
+
+    answer = await ls.window_show_message_request_async(
+        types.ShowMessageRequestParams(
+            type=types.MessageType.Info,
+            message=deno.download_prompt(path),
+            actions=[
+                types.MessageActionItem(title=deno.DOWNLOAD_ACTION),
+                types.MessageActionItem(title="Not now"),
+            ],
+        )
+    )
+    if answer is None or answer.title != deno.DOWNLOAD_ACTION:
+        raise ToolUnavailableError(
+            "this notebook runs on Deno, which is not installed, and its download was declined",
+            path=path,
+            hint=f"Start the kernel again and choose {deno.DOWNLOAD_ACTION}, or install Deno and "
+            "put `deno` on PATH",
+        )
+    await asyncio.to_thread(acquire_deno, settings=_settings(ls), progress=progress)
+
+
 def register(server: LanguageServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown_kernels(ls: LanguageServer, *args: Any) -> None:
@@ -141,6 +167,8 @@ def register(server: LanguageServer) -> None:
             # Nothing is installed or run before the user approved it (UntrustedError).
             res = resolve(path, text=text, notebook=notebook, settings=_settings(ls))
             require_trusted(res, notebook=notebook)
+            if res.runtime == "deno" and find_deno() is None:
+                await _acquire_deno(ls, path, progress)
             managed = await registry_for(ls).start(
                 path, settings=_settings(ls), text=text, notebook=notebook, progress=progress
             )
@@ -149,6 +177,10 @@ def register(server: LanguageServer) -> None:
         finally:
             if token is not None:
                 ls.work_done_progress.end(token, types.WorkDoneProgressEnd())
+        if managed.target.note:  # the last good version, not the declaration's: say so
+            ls.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=managed.target.note)
+            )
         return managed.to_json()
 
     @server.feature(KERNEL_EXECUTE)

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from envlens import trust
+from envlens import paths, trust
 from envlens.envs import history, jobs
 from envlens.errors import BadInputError, EnvlensError, UntrustedError
 from envlens.lsp.server import EnvlensServer, Operation
@@ -127,6 +127,8 @@ def history_json(path: Path, current_key: str | None) -> dict[str, Any]:
                 "attempts": v.attempts,
                 "hasLog": v.log is not None and Path(v.log).exists(),
                 "revertible": v.status == "ready" and v.declaration is not None,
+                # Its environment is still in the store: going back to it builds nothing.
+                "built": v.status == "ready" and (paths.env_dir(v.key) / "ready").exists(),
                 "changes": history.changes(h, v).to_json(),
                 "summary": history.changes(h, v).summary(),
             }
@@ -288,7 +290,7 @@ def register(server: EnvlensServer) -> None:
                     raise UntrustedError(
                         trust.untrusted_message(after),
                         path=path,
-                        hint="Approve the file first (Trust Declaration), then revert",
+                        hint="Approve the file first (Trust This File's Dependencies), then revert",
                     )
             await asyncio.to_thread(write_lock_change, plan)
             await commands.apply_planned(ls, key, snap, [plan.edit])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from envlens.fileio import read_text_if_exists
 from envlens.sources.notebook import Notebook
 
 NOTEBOOK_LOCK_KEY = "uv.lock"
@@ -18,11 +19,8 @@ def read_lock_text(path: Path, nb: Notebook | None = None) -> str | None:
     if nb is not None:
         value = nb.metadata.get(NOTEBOOK_LOCK_KEY)
         return value if isinstance(value, str) and value.strip() else None
-    lock = script_lock_path(path)
-    try:
-        return lock.read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        return None
+    # newline=None: the lock's hash (and so approvals) has always been taken with LF newlines.
+    return read_text_if_exists(script_lock_path(path), newline=None)
 
 
 def lock_hash(text: str) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envlens.errors import NotebookFormatError
-from envlens.fileio import atomic_write_text, read_text
+from envlens.fileio import atomic_write_text, parse_json, read_text
 
 Json = dict[str, Any]
 
@@ -79,9 +80,37 @@ def _detect_style(text: str) -> JsonStyle:
     )
 
 
+def _check_version(data: Json, path: Path) -> None:
+    """Format 4 only; anything else names the version found and how to get to 4."""
+    major = data.get("nbformat")
+    if major is None or major == 4:
+        return
+    if not isinstance(major, int) or isinstance(major, bool):
+        raise NotebookFormatError(
+            f'the notebook\'s "nbformat" is {json.dumps(major)}, not a version number',
+            path=path,
+            line=1,
+            hint='Write it as a number, "nbformat": 4, in a text editor',
+        )
+    if major > 4:
+        raise NotebookFormatError(
+            f"the notebook is in format version {major}, newer than envlens reads (version 4)",
+            path=path,
+            line=1,
+            hint="Update envlens, or save the notebook as version 4 in the tool that wrote it",
+        )
+    raise NotebookFormatError(
+        f"the notebook is in the old format version {major}; envlens reads version 4",
+        path=path,
+        line=1,
+        hint=f"Upgrade it with `uvx --from nbconvert jupyter-nbconvert --to notebook "
+        f"--nbformat 4 --inplace {shlex.quote(str(path))}` (or open and save it in Jupyter)",
+    )
+
+
 def parse_notebook(text: str, path: Path) -> Notebook:
     try:
-        data = json.loads(text)
+        data = parse_json(text, path)
     except json.JSONDecodeError as exc:
         raise NotebookFormatError(
             f"the notebook is not valid JSON: {exc.msg}",
@@ -90,7 +119,15 @@ def parse_notebook(text: str, path: Path) -> Notebook:
             column=exc.colno,
             hint="Open it in a text editor and fix the JSON, or restore it from version control",
         ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+    if not isinstance(data, dict):
+        raise NotebookFormatError(
+            "the file is not a Jupyter notebook: it is JSON but not an object",
+            path=path,
+            line=1,
+            hint="Check that this is the notebook you meant to open",
+        )
+    _check_version(data, path)
+    if not isinstance(data.get("cells"), list):
         raise NotebookFormatError(
             "the file is not a Jupyter notebook: it has no 'cells' list",
             path=path,
@@ -103,14 +140,6 @@ def parse_notebook(text: str, path: Path) -> Notebook:
             path=path,
             line=1,
             hint="Fix the notebook JSON so that metadata is an object",
-        )
-    major = data.get("nbformat")
-    if major is not None and major != 4:
-        raise NotebookFormatError(
-            f"notebook format version {major} is not supported (envlens reads version 4)",
-            path=path,
-            line=1,
-            hint="Open and save it in Jupyter to convert it to version 4",
         )
     for i, cell in enumerate(data["cells"]):
         if not isinstance(cell, dict) or "cell_type" not in cell:
@@ -166,3 +195,17 @@ def nested(mapping: Json, *keys: str) -> Any:
             return None
         cur = cur[k]
     return cur
+
+
+def prune_metadata(metadata: Json, keys: list[str]) -> None:
+    """Delete metadata[k1][k2]...[kn], then every parent left empty by it (never `metadata` itself)."""
+    chain: list[Json] = [metadata]
+    for k in keys[:-1]:
+        child = chain[-1].get(k)
+        if not isinstance(child, dict):
+            return
+        chain.append(child)
+    chain[-1].pop(keys[-1], None)
+    for parent, key in zip(reversed(chain[:-1]), reversed(keys[:-1]), strict=True):
+        if parent.get(key) == {}:
+            del parent[key]

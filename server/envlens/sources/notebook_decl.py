@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from envlens.errors import DeclarationError, EnvlensError
+from envlens.fileio import read_text
 from envlens.requirements import (
     check_requirement,
     is_valid,
@@ -22,6 +23,7 @@ from envlens.sources.notebook import (
     new_code_cell,
     set_cell_source,
 )
+from envlens.sources.project import channel_spec
 
 METADATA_KEYS: tuple[tuple[str, ...], ...] = (
     ("runt", "uv"),
@@ -36,8 +38,8 @@ NewDeclarationPlace = Literal["cell", "metadata"]
 def _json_line(nb: Notebook, needle: str) -> int | None:
     """1-based line of the first occurrence of a JSON string in the file, for error messages."""
     try:
-        text = nb.path.read_text(encoding="utf-8")
-    except OSError:
+        text = read_text(nb.path)
+    except EnvlensError:
         return None
     idx = text.find(needle)
     return text.count("\n", 0, idx) + 1 if idx >= 0 else None
@@ -120,7 +122,8 @@ def _metadata_declaration(nb: Notebook) -> Declaration | None:
             kind="notebook-conda",
             path=nb.path,
             conda_packages=deps,
-            channels=channels,
+            # A local channel folder is relative to the notebook's own folder.
+            channels=tuple(channel_spec(c, nb.path.parent) for c in channels),
             requires_python=f"=={python}.*" if isinstance(python, str) and python else None,
             metadata_key=".".join(keys),
         )

@@ -58,7 +58,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 
 def _line_of(path: Path, needle: str) -> int | None:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     idx = text.find(needle)
     return text.count("\n", 0, idx) + 1 if idx >= 0 else None
 
@@ -115,6 +115,45 @@ def _pixi_spec(name: str, value: Any) -> str:
     return name
 
 
+def _pixi_conda_spec(name: str, value: Any) -> str:
+    """A pixi `[dependencies]` entry as a conda match spec, which rattler (pixi's own parser) reads:
+    `numpy = ">=2"` -> `numpy >=2`; `{ version = "1.*", channel = "x", build = "py*" }` ->
+    `x::numpy 1.* py*`."""
+    if isinstance(value, str):
+        return name if value in ("*", "") else f"{name} {value}"
+    if isinstance(value, dict):
+        version = str(value.get("version") or "*")
+        spec = f"{value['channel']}::{name}" if isinstance(value.get("channel"), str) else name
+        if version != "*" or isinstance(value.get("build"), str):
+            spec += f" {version}"
+        if isinstance(value.get("build"), str):
+            spec += f" {value['build']}"
+        return spec
+    return name
+
+
+def channel_spec(channel: str, base: Path) -> str:
+    """A channel as the spec keeps it: a name or URL as written; a local folder (`./channel`,
+    `/srv/conda`, `~/channel`) as an absolute file:// URL, relative to the declaring file's folder,
+    so the same text in two folders is two different channels."""
+    if "://" in channel or not channel.startswith((".", "/", "~")):
+        return channel
+    return (base / os.path.expanduser(channel)).resolve().as_uri()
+
+
+def _channels(value: Any, path: Path, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise DeclarationError(
+            f"{where} in {path.name} must be a list of channel names or URLs",
+            path=path,
+            line=_line_of(path, "channels"),
+            hint='Write it as a list, for example ["conda-forge"]',
+        )
+    return tuple(channel_spec(c, path.parent) for c in value)
+
+
 def read_pixi(path: Path) -> Declaration:
     data = _load_toml(path)
     pypi = data.get("pypi-dependencies", {})
@@ -124,12 +163,12 @@ def read_pixi(path: Path) -> Declaration:
     for r in reqs:
         parse_requirement(r, path=path, line=_line_of(path, r.split("=")[0]))
     conda_pkgs = (
-        tuple(_pixi_spec(n, v) for n, v in conda.items() if n != "python")
+        tuple(_pixi_conda_spec(n, v) for n, v in conda.items() if n != "python")
         if isinstance(conda, dict)
         else ()
     )
     ws = data.get("workspace") or data.get("project") or {}
-    channels = tuple(ws.get("channels", [])) if isinstance(ws, dict) else ()
+    channels = _channels(ws.get("channels"), path, "channels") if isinstance(ws, dict) else ()
     rp = None
     if isinstance(python, str) and python not in ("*", ""):
         rp = (
@@ -151,7 +190,7 @@ def read_pixi(path: Path) -> Declaration:
 
 def read_environment_yml(path: Path) -> Declaration:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise DeclarationError(
@@ -188,7 +227,7 @@ def read_environment_yml(path: Path) -> Declaration:
             if python.lstrip("=").count(".") < 2
             else f"=={python.lstrip('=')}"
         )
-    channels = tuple(str(c) for c in data.get("channels") or [])
+    channels = _channels(data.get("channels"), path, "channels")
     return Declaration(
         kind="environment-yml",
         path=path,
