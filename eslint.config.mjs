@@ -18,6 +18,12 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { paths: ["vscode"] }] },
   },
   {
+    // The e2e probe: a plain CommonJS extension that runs in the extension host.
+    files: ["extension/test/e2e/probe/**/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", exports: "writable", process: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
     files: ["extension/test/e2e/**/*.mjs", "esbuild.mjs"],
     languageOptions: {
       globals: { process: "readonly", fetch: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", Buffer: "readonly" },

@@ -2,6 +2,7 @@
 """Rebuild envlens's import name -> distribution table from public datasets made from real metadata.
 
     python scripts/gen_import_names.py --upm <replit/upm git dir> --pipreqs <bndr/pipreqs git dir> \
+        --typeshed <python/typeshed git dir> \
         [--ranks <PyPI package list with a download-rank column>] [--uv-cache <uv cache dir>]
 
 writes `server/envlens/data/import_names.json`, `known_distributions.txt` and `popular_packages.txt`
@@ -13,11 +14,15 @@ and prints the cross-check between the sources. The sources (docs/imports.md say
    several providers of one module follows upm's own guesser (gen_pypi_map/package_guesser.go): the
    only provider; else a provider whose name is the module's; else drop providers that depend on
    another provider; else the most downloaded. upm's hand-written overrides (pypi_map.override.go)
-   apply first.
+   apply first. A distribution named after a module that installs nothing itself but depends on
+   the module's provider is what people install (`qiskit` -> qiskit-terra, `itk` -> itk-core).
 2. bndr/pipreqs' `pipreqs/mapping` (import:distribution), for modules upm does not know.
-3. PEP 794 `Import-Name` / `Import-Namespace` headers of the wheels in uv's cache: the
+3. python/typeshed's `stubs/<distribution>/<module>`: typeshed's stubtest installs the distribution
+   its folder names and checks the modules against it, on Linux, macOS and Windows (upm's run was
+   Linux only: `win32api` is pywin32's). It wins over 1 and 2.
+4. PEP 794 `Import-Name` / `Import-Namespace` headers of the wheels in uv's cache: the
    distribution's own declaration, which wins over both.
-4. CURATED below: a few choices envlens makes on purpose (the official build among forks), each with
+5. CURATED below: a few choices envlens makes on purpose (the official build among forks), each with
    its reason.
 
 Download ranks (to pick the most downloaded, and for the list of known distributions) come from a
@@ -137,6 +142,134 @@ PLATFORM_ONLY: dict[str, str] = {
     "arcpy": "ships with ArcGIS Pro, not on PyPI",
     "pyodide": "only exists in Pyodide (Python in the browser)",
     "micropip": "only exists in Pyodide (Python in the browser)",
+    # ROS installs its Python packages with the robot's distribution (apt, rosdep, colcon); what
+    # PyPI has under these names is somebody's repackaging or an unrelated project.
+    **{
+        m: "comes with ROS (apt, rosdep or a colcon workspace), not from PyPI"
+        for m in (
+            "rospy",
+            "rclpy",
+            "roslib",
+            "rosbag",
+            "rosbag2_py",
+            "rosgraph",
+            "rosparam",
+            "roslaunch",
+            "rostopic",
+            "rosnode",
+            "rosservice",
+            "tf",
+            "tf2_ros",
+            "tf2_py",
+            "tf2_geometry_msgs",
+            "tf_conversions",
+            "cv_bridge",
+            "image_geometry",
+            "message_filters",
+            "actionlib",
+            "launch_ros",
+            "ament_index_python",
+            "builtin_interfaces",
+            "rcl_interfaces",
+            "moveit_commander",
+            "interactive_markers",
+            "nav2_simple_commander",
+        )
+    },
+    # Modules that a host application gives its own embedded Python; PyPI's namesakes (`maya`, a
+    # date library) are other projects.
+    **{
+        m: f"comes with {app}, not from PyPI"
+        for app, mods in {
+            "Autodesk Maya": ("maya", "pymel.core"),
+            "Autodesk 3ds Max": ("pymxs", "MaxPlus"),
+            "Autodesk Fusion 360": ("adsk",),
+            "SideFX Houdini": ("hou",),
+            "Foundry Nuke": ("nuke",),
+            "Maxon Cinema 4D": ("c4d",),
+            "Unreal Engine": ("unreal",),
+            "Rhino": ("rhinoscriptsyntax", "scriptcontext", "Rhino"),
+            "FreeCAD": ("FreeCAD", "FreeCADGui"),
+            "QGIS": ("qgis", "processing"),
+            "ArcMap": ("pythonaddins",),
+            "GIMP": ("gimpfu",),
+            "Krita": ("krita",),
+            "Blender's game engine": ("bge",),
+            "Substance Painter": ("substance_painter",),
+            "NVIDIA Omniverse / Isaac Sim": ("omni",),
+            "NVIDIA Isaac Gym (a download)": ("isaacgym",),
+            "SoftBank's NAOqi SDK": ("naoqi",),
+            "IDA Pro": ("idaapi", "idc", "idautils"),
+            "Binary Ninja": ("binaryninja",),
+            "GDB": ("gdb",),
+            "LLDB": ("lldb",),
+            "Vim": ("vim",),
+            "Sublime Text": ("sublime", "sublime_plugin"),
+            "Kodi": ("xbmc", "xbmcgui", "xbmcaddon", "xbmcplugin"),
+            "Ren'Py": ("renpy",),
+            "CERN ROOT (conda-forge's root)": ("ROOT",),
+            "the operating system (apt, dnf)": ("apt_pkg", "rpm", "dnf"),
+            "MicroPython": ("micropython", "machine", "pyb", "utime"),
+            "Pyodide (Python in the browser)": ("js",),
+        }.items()
+        for m in mods
+    },
+}
+# Python 2's standard library, under the names Python 3 renamed or removed: no distribution.
+PY2_STDLIB = (
+    "urllib2",
+    "urlparse",
+    "ConfigParser",
+    "cPickle",
+    "cStringIO",
+    "StringIO",
+    "Queue",
+    "Tkinter",
+    "tkMessageBox",
+    "tkFileDialog",
+    "tkSimpleDialog",
+    "tkFont",
+    "ScrolledText",
+    "HTMLParser",
+    "httplib",
+    "cookielib",
+    "Cookie",
+    "SocketServer",
+    "SimpleHTTPServer",
+    "BaseHTTPServer",
+    "CGIHTTPServer",
+    "xmlrpclib",
+    "SimpleXMLRPCServer",
+    "commands",
+    "thread",
+    "dummy_thread",
+    "__builtin__",
+    "_winreg",
+    "md5",
+    "sha",
+    "sets",
+    "exceptions",
+    "anydbm",
+    "dbhash",
+    "whichdb",
+    "copy_reg",
+    "UserDict",
+    "UserList",
+    "UserString",
+    "htmlentitydefs",
+    "robotparser",
+    "mimetools",
+    "rfc822",
+    "popen2",
+    "urllib2_file",
+)
+PLATFORM_ONLY.update(
+    {m: "Python 2's standard library: Python 3 renamed or removed it" for m in PY2_STDLIB}
+)
+# Name endings that mark a platform's generated packages: ROS message and service definitions.
+PLATFORM_ONLY_SUFFIXES: dict[str, str] = {
+    "_msgs": "a ROS message package: it comes with ROS or is built in a colcon workspace",
+    "_srvs": "a ROS service package: it comes with ROS or is built in a colcon workspace",
 }
 
 
@@ -147,6 +280,16 @@ class Package:
     requires: set[str] = field(default_factory=set)
     # upm's older lists are install diffs: they hold the modules of the package's dependencies too.
     install_diff: bool = False
+    failed: bool = False  # upm could not install it: its module list says nothing
+
+
+def git_head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), "rev-parse", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def git_show(repo: Path, commit: str, path: str) -> str:
@@ -183,9 +326,8 @@ def load_upm(upm: Path) -> list[Package]:
             continue
         d = json.loads(line)
         mods = [m for m in d.get("modules") or [] if _real_module(m)]
-        pkgs.append(
-            Package(d["name"], mods, {canonicalize_name(r) for r in d.get("requires_dist") or []})
-        )
+        requires = {canonicalize_name(r) for r in d.get("requires_dist") or []}
+        pkgs.append(Package(d["name"], mods, requires, failed=bool(d.get("error"))))
     return pkgs
 
 
@@ -219,6 +361,43 @@ def load_pipreqs(pipreqs: Path) -> dict[str, list[str]]:
     return dict(out)
 
 
+def load_typeshed(typeshed: Path) -> dict[str, str]:
+    """module -> distribution from typeshed's `stubs/<distribution>/`: each stub package's modules.
+
+    A folder without `__init__.pyi` is a namespace (`google/`), whose packages are read one level
+    further down (`google.cloud.ndb`). Stubs whose stubtest is skipped were never checked against
+    an installed distribution (`gdb` cannot be installed with pip): they are left out.
+    """
+    files = subprocess.run(
+        ["git", "--git-dir", str(typeshed), "ls-tree", "-r", "--name-only", "HEAD", "stubs/"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    by_dist: dict[str, list[list[str]]] = defaultdict(list)
+    for f in files:
+        parts = f.split("/")[1:]
+        if len(parts) >= 2 and not parts[1].startswith("@") and parts[-1].endswith(".pyi"):
+            by_dist[parts[0]].append(parts[1:])
+    out: dict[str, str] = {}
+    for dist, paths in sorted(by_dist.items()):
+        meta = git_show(typeshed, "HEAD", f"stubs/{dist}/METADATA.toml")
+        if re.search(r"^skip\s*=\s*true", meta, re.M):
+            continue
+        packages = {tuple(p[:-1]) for p in paths if p[-1] == "__init__.pyi"}
+        for p in paths:
+            if len(p) == 1:  # a module file at the top: `six.pyi`
+                mod = [p[0][: -len(".pyi")]]
+            else:
+                # the shallowest package on this path; above it, namespace folders
+                depth = next((i for i in range(1, len(p)) if tuple(p[:i]) in packages), None)
+                mod = p[:depth] if depth is not None else [*p[:-1], p[-1][: -len(".pyi")]]
+            name = ".".join(mod)
+            if _real_module(name) and name not in GENERIC:
+                out.setdefault(name, canonicalize_name(dist))
+    return out
+
+
 def load_import_names(cache: Path | None) -> dict[str, str]:
     """PEP 794: `Import-Name` / `Import-Namespace` in the METADATA of wheels uv has unpacked."""
     out: dict[str, str] = {}
@@ -250,6 +429,22 @@ def _squash(name: str) -> str:
 def name_match(module: str, dist: str) -> bool:
     """upm's rule: the distribution is named after the module (ignoring case, - and _)."""
     return _squash(dist) == _squash(module) or _squash(dist) == _squash(module.replace(".", "-"))
+
+
+def _meta_package(
+    module: str, providers: list[Package], by_name: dict[str, Package], ranks: dict[str, int]
+) -> str | None:
+    """A distribution named after `module` that does not install it but depends on a provider."""
+    for cand in {canonicalize_name(module), canonicalize_name(module.replace(".", "-"))}:
+        meta = by_name.get(cand)
+        if meta is None or meta.modules or meta.failed or cand not in ranks:
+            continue  # `bio` installs modules of its own and depends on biopython: not a meta
+        deps = [p for p in providers if canonicalize_name(p.name) in meta.requires]
+        best = min((ranks.get(canonicalize_name(p.name), 10**9) for p in deps), default=None)
+        # ... and is about as downloaded (testinfra, a leftover alias of pytest-testinfra, is not)
+        if best is not None and ranks[cand] <= best * NAME_OVERRIDE:
+            return cand
+    return None
 
 
 def guess(
@@ -310,6 +505,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     upm_overrides = load_upm_overrides(args.upm)
     pipreqs = load_pipreqs(args.pipreqs)
     pep794 = load_import_names(args.uv_cache)
+    typeshed = load_typeshed(args.typeshed) if args.typeshed else {}
 
     named = {_squash(p.name) for p in upm} | {_squash(n) for n in ranks}
     for p in upm:
@@ -326,8 +522,17 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     alternatives: dict[str, list[str]] = {}
     ambiguous: dict[str, list[str]] = {}
     origin: dict[str, str] = {}
+    by_name = {canonicalize_name(p.name): p for p in upm}
     for mod, provs in providers.items():
         if mod in GENERIC:
+            continue
+        meta = _meta_package(mod, provs, by_name, ranks)
+        if meta is not None:
+            # `qiskit` installs nothing itself and depends on qiskit-terra, which installs the
+            # module: people install (and the docs name) qiskit.
+            table[mod] = meta
+            origin[mod] = "upm meta-package"
+            alternatives[mod] = [canonicalize_name(p.name) for p in provs][:4]
             continue
         if mod in namespaces and not any(name_match(mod, p.name) for p in provs):
             continue  # `google`, `azure`: a namespace; its packages are mapped one by one
@@ -372,6 +577,25 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         origin[mod] = "pipreqs"
         added += 1
 
+    ts_agree = ts_disagree = ts_added = 0
+    for mod, dist in typeshed.items():
+        if mod in table or mod in ambiguous:
+            mine = [table[mod]] if mod in table else ambiguous[mod]
+            if dist in mine[:1]:
+                ts_agree += 1
+                continue
+            ts_disagree += 1
+            disagreements.append(f"{mod}: table {mine[0]}, typeshed {dist}")
+            if mod in table:
+                alternatives[mod] = [table[mod]] + [
+                    a for a in alternatives.get(mod, []) if a != dist
+                ]
+        else:
+            ts_added += 1
+        table[mod] = dist
+        origin[mod] = "typeshed"
+        ambiguous.pop(mod, None)
+
     pep_agree = pep_disagree = 0
     for mod, dist in pep794.items():
         if mod in table:
@@ -383,6 +607,11 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         table[mod] = dist
         origin[mod] = "Import-Name"
         ambiguous.pop(mod, None)
+
+    for mod in list(table):
+        top = mod.split(".", 1)[0]
+        if top in PLATFORM_ONLY or any(top.endswith(x) for x in PLATFORM_ONLY_SUFFIXES):
+            del table[mod]  # ROS's modules in a repackaging (py3rosmsgs): not where they come from
 
     for mod, (dist, _why) in CURATED.items():
         table[mod] = canonicalize_name(dist)
@@ -414,6 +643,10 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         "pipreqs agrees with upm": agree,
         "pipreqs disagrees with upm": disagree,
         "pipreqs adds": added,
+        "typeshed modules": len(typeshed),
+        "typeshed agrees": ts_agree,
+        "typeshed disagrees (typeshed kept)": ts_disagree,
+        "typeshed adds": ts_added,
         "Import-Name headers": len(pep794),
         "Import-Name agrees": pep_agree,
         "Import-Name disagrees": pep_disagree,
@@ -427,6 +660,9 @@ def build(args: argparse.Namespace) -> dict[str, object]:
         "ambiguous": dict(sorted(ambiguous.items())),
         "same_name": same_name,
         "known": list(known),
+        "ranked": len(ranks),
+        "pipreqs_commit": git_head(args.pipreqs),
+        "typeshed_commit": git_head(args.typeshed) if args.typeshed else "",
         "ranks": ranks,
         "stats": stats,
         "disagreements": disagreements,
@@ -443,7 +679,8 @@ def write(result: dict[str, object], out: Path) -> None:
         "sources": {
             "upm pkgs.json": f"replit/upm@{UPM_PKGS_COMMIT}",
             "upm top_10k.json": f"replit/upm@{UPM_TOP_COMMIT}",
-            "pipreqs mapping": "bndr/pipreqs",
+            "pipreqs mapping": f"bndr/pipreqs@{result['pipreqs_commit']}",
+            "typeshed stubs": f"python/typeshed@{result['typeshed_commit']}",
             **{k: v for k, v in stats.items()},
         },
         "imports": result["imports"],
@@ -452,15 +689,18 @@ def write(result: dict[str, object], out: Path) -> None:
         "same_name": result["same_name"],
         "generic": sorted(GENERIC),
         "platform_only": PLATFORM_ONLY,
+        "platform_only_suffixes": PLATFORM_ONLY_SUFFIXES,
     }
     (out / "import_names.json").write_text(
         json.dumps(doc, indent=0, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
     )
     known = result["known"]
     assert isinstance(known, list)
+    ranked = result["ranked"]
     (out / "known_distributions.txt").write_text(
         "# Distributions envlens knows exist (canonical names): the most downloaded first, then every\n"
         "# distribution of the import table. Generated by scripts/gen_import_names.py.\n"
+        f"# ranked: {ranked} (the first {ranked} names are in download order)\n"
         + "\n".join(known)
         + "\n",
         encoding="utf-8",
@@ -516,6 +756,7 @@ def main() -> int:
     )
     p.add_argument("--upm", type=Path, required=True, help="git dir of replit/upm")
     p.add_argument("--pipreqs", type=Path, required=True, help="git dir of bndr/pipreqs")
+    p.add_argument("--typeshed", type=Path, help="git dir of python/typeshed")
     p.add_argument("--ranks", type=Path, help="PyPI package list (TSV) with download ranks")
     default_cache = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
     p.add_argument("--uv-cache", type=Path, default=Path(default_cache))
@@ -531,8 +772,8 @@ def main() -> int:
         print(f"{k}: {v}")
     dis = result["disagreements"]
     assert isinstance(dis, list)
-    print(f"disagreements ({len(dis)}), the first 40:")
-    for line in dis[:40]:
+    print(f"disagreements ({len(dis)}), :")
+    for line in dis:
         print("  " + line)
     return 0
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from envlens.analysis import Snapshot, analyse
 from envlens.declare import plan_declare
-from envlens.lsp.analysis import Snapshot, analyse
 from envlens.pipinstall import find_pip_installs
 from envlens.resolve import resolve
 from envlens.sources.notebook import cell_source, load_notebook
@@ -193,7 +193,7 @@ def test_declare_adds_what_the_editor_quick_fix_adds(tmp_path: Path) -> None:
     snap = Snapshot(
         path=nb,
         cells=tuple(
-            __import__("envlens.lsp.analysis", fromlist=["CellText"]).CellText(
+            __import__("envlens.analysis", fromlist=["CellText"]).CellText(
                 "code" if c["cell_type"] == "code" else "markdown", f"cell{i}", cell_source(c)
             )
             for i, c in enumerate(data.cells)

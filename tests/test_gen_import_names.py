@@ -53,6 +53,64 @@ def test_close_providers_stay_undecided() -> None:
     assert choice is None and cands == ["alpha-x", "beta-y"]
 
 
+def test_a_meta_package_named_after_the_module_wins() -> None:
+    """qiskit installs nothing itself and depends on qiskit-terra, which installs `qiskit`."""
+    terra = pkg("qiskit-terra", ["qiskit"])
+    by_name = {
+        "qiskit": pkg("qiskit", [], {"qiskit-terra"}),
+        "qiskit-terra": terra,
+        "testinfra": pkg("testinfra", [], {"pytest-testinfra"}),
+        "bio": pkg("bio", ["biorun"], {"biopython"}),
+    }
+    ranks = {"qiskit": 4541, "qiskit-terra": 9176, "testinfra": 10137, "pytest-testinfra": 4474}
+    ranks |= {"bio": 9000, "biopython": 700}
+    assert gen._meta_package("qiskit", [terra], by_name, ranks) == "qiskit"
+    # a leftover alias far less downloaded than what it points to is not what people install
+    testinfra = pkg("pytest-testinfra", ["testinfra"])
+    assert gen._meta_package("testinfra", [testinfra], by_name, ranks) is None
+    # a distribution with modules of its own that depends on the provider is not a meta-package
+    assert gen._meta_package("Bio", [pkg("biopython", ["Bio"])], by_name, ranks) is None
+
+
+def _git_repo(root: Path, files: dict[str, str]) -> Path:
+    import subprocess
+
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    run = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*run[:3], "init", "-q"], check=True)
+    subprocess.run([*run, "add", "-A"], check=True)
+    subprocess.run([*run, "commit", "-qm", "stubs"], check=True)
+    return root / ".git"
+
+
+def test_typeshed_stubs_name_the_distribution_of_their_modules(tmp_path: Path) -> None:
+    repo = _git_repo(
+        tmp_path,
+        {
+            "stubs/pywin32/METADATA.toml": 'version = "311.*"\n',
+            "stubs/pywin32/win32api.pyi": "",
+            "stubs/pywin32/win32com/__init__.pyi": "",
+            "stubs/pywin32/win32com/client/__init__.pyi": "",
+            "stubs/protobuf/METADATA.toml": 'version = "6.*"\n',
+            "stubs/protobuf/google/protobuf/__init__.pyi": "",
+            "stubs/protobuf/google/_upb/_message.pyi": "",
+            "stubs/protobuf/@tests/stubtest_allowlist.txt": "",
+            "stubs/google-cloud-ndb/METADATA.toml": 'version = "2.*"\n',
+            "stubs/google-cloud-ndb/google/cloud/ndb/__init__.pyi": "",
+            "stubs/gdb/METADATA.toml": "[tool.stubtest]\nskip = true\n",
+            "stubs/gdb/gdb/__init__.pyi": "",
+        },
+    )
+    assert gen.load_typeshed(repo) == {
+        "win32api": "pywin32",
+        "win32com": "pywin32",
+        "google.protobuf": "protobuf",
+        "google.cloud.ndb": "google-cloud-ndb",
+    }, "namespaces read one level down; private modules, tests and unchecked stubs left out"
+
+
 @pytest.mark.parametrize(
     ("module", "ok"),
     [("numpy", True), ("PyQt5.QtCore", True), ("pyodbc.cpython-311-darwin", False),

@@ -15,7 +15,9 @@ from envlens.imports import lookup
 
 HELDOUT = Path(__file__).parent / "data" / "heldout_imports.tsv"
 FRESH = Path(__file__).parent / "data" / "heldout_imports_fresh.tsv"
+BROAD = Path(__file__).parent / "data" / "heldout_imports_broad.tsv"
 GOAL = 0.95
+BROAD_MEASURED = 287 / 324  # the broad set's one honest measurement (docs/imports.md)
 
 
 def _rows(path: Path = HELDOUT) -> list[tuple[str, set[str]]]:
@@ -69,4 +71,22 @@ def test_import_map_on_a_second_set_nothing_was_tuned_on() -> None:
     print(f"\nsecond set: {len(rows) - len(misses)}/{len(rows)} right ({share:.1%})")
     for m in misses:
         print(f"  miss: {m}: got {_right(m, dict(rows)[m])[1]}")
-    assert share >= 0.8, misses
+    assert share >= GOAL, misses
+
+
+def test_import_map_on_a_broad_set_collected_after_freezing() -> None:
+    """The honest figure: 324 imports from four broad public repositories, labelled from each
+    project's own requirements, collected after the lookup and table were frozen, measured once:
+    287/324 (88.6%), short of the 95% goal (docs/imports.md says why). The floor is that measured
+    figure, so nothing may make it worse; raising it to GOAL needs a new set nothing was tuned on."""
+    rows = _rows(BROAD)
+    assert len(rows) >= 300, "a broad set"
+    results = [(m, e, *_right(m, e)) for m, e in rows]
+    misses = [
+        f"{m}: got {got}, expected {' or '.join(sorted(e))}" for m, e, ok, got in results if not ok
+    ]
+    share = 1 - len(misses) / len(rows)
+    print(f"\nbroad set: {len(rows) - len(misses)}/{len(rows)} right ({share:.1%})")
+    for m in misses:
+        print("  miss: " + m)
+    assert share >= BROAD_MEASURED, misses

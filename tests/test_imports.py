@@ -151,6 +151,49 @@ def test_namespace_packages_map_by_their_longest_known_prefix() -> None:
     assert lookup("utils").distribution is None, "a project folder's name"
 
 
+def test_submodules_and_renamed_packages_map_to_what_people_install() -> None:
+    from envlens.imports import lookup
+
+    expected = {
+        # a versioned API module of a namespace package (Google's generated clients)
+        "google.cloud.pubsub_v1": "google-cloud-pubsub",
+        "google.cloud.speech_v1p1beta1": "google-cloud-speech",
+        # a meta-distribution named after the module, over the one that installs it
+        "qiskit.visualization": "qiskit",
+        "itk": "itk",
+        # typeshed's stubs: the Windows modules upm's Linux run could not see
+        "win32api": "pywin32",
+        "win32com.client": "pywin32",
+        "MySQLdb": "mysqlclient",
+        "RPi.GPIO": "rpi-gpio",
+        # a dotted name's own, popular distribution; unless the top-level one is far ahead
+        "llama_index.vector_stores.pinecone": "llama-index-vector-stores-pinecone",
+        "mcp.server.fastmcp": "mcp",
+    }
+    assert {m: lookup(m).distribution for m in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("module", "why"),
+    [
+        ("rospy", "ROS"),
+        ("sensor_msgs.msg", "ROS"),
+        ("maya.cmds", "Maya"),
+        ("qgis.core", "QGIS"),
+        ("urllib2", "Python 2"),
+    ],
+)
+def test_modules_no_distribution_provides_are_unknown_with_the_reason(
+    module: str, why: str
+) -> None:
+    """PyPI has namesakes (py3rosmsgs repackages ROS; `maya` is a date library): not the module."""
+    from envlens.imports import lookup
+
+    p = lookup(module)
+    assert (p.distribution, p.source) == (None, "unknown")
+    assert why in p.note
+
+
 def test_from_a_namespace_import_names_the_module() -> None:
     refs = scan_imports("from google.cloud import storage, bigquery as bq\nfrom os import path\n")
     assert [r.module for r in refs] == ["google.cloud.storage", "google.cloud.bigquery", "os"]

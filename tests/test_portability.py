@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,4 +165,45 @@ def test_every_failing_package_and_its_own_reason(
     assert [p.reason for p in v.problems] == [
         "numpy 2.1.0 requires Python >=3.10 (its own requires-python), so it does not install on "
         "Python 3.9"
+    ]
+
+
+def test_a_package_from_a_path_source_is_named_as_left_out(
+    offline_index: Path, tmp_path: Path
+) -> None:
+    """A block with [tool.uv.sources]: the check cannot ask an index for that package (no index
+    has it), so it checks the rest and says, by name, what it left out and why."""
+    (tmp_path / "mylib").mkdir()
+    script = tmp_path / "a.py"
+    script.write_text(
+        "# /// script\n"
+        '# requires-python = ">=3.10"\n'
+        '# dependencies = ["tinyalpha", "mylib"]\n'
+        "# [tool.uv.sources]\n"
+        '# mylib = { path = "./mylib" }\n'
+        "# ///\n",
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [
+            *ENVLENS,
+            "check",
+            str(script),
+            "--platform",
+            "linux-x86_64,macos-arm64",
+            "--python",
+            "3.12",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "ENVLENS_TRUST": "1"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "linux-x86_64, Python 3.12: works" in out.stdout
+    assert "macos-arm64, Python 3.12: works" in out.stdout
+    notes = [line for line in out.stderr.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: mylib comes from path ./mylib ([tool.uv.sources]): not part of this check; "
+        "it is built where the environment is built"
     ]

@@ -414,21 +414,3 @@ def test_damerau_levenshtein() -> None:
     assert trust.damerau_levenshtein("abc", "abc", 2) == 0
     assert trust.damerau_levenshtein("kitten", "sitting", 5) == 3
     assert trust.damerau_levenshtein("abcdef", "uvwxyz", 2) == 3  # capped at limit + 1
-
-
-def test_lsp_edit_helpers_keep_trust(tmp_path: Path) -> None:
-    from pygls.lsp.server import LanguageServer
-
-    from envlens.lsp import trust as lsp_trust
-
-    server = LanguageServer("envlens-test", "0")
-    p = make_notebook(tmp_path / "w")
-    trust.approve(resolve(p))
-    before = lsp_trust.state_before(server, p.as_uri())
-    assert before.trusted
-    planned = plan_edit(p, add=["scipy"])
-    assert lsp_trust.keep_trusted_after_edit(server, p.as_uri(), before, planned.new_text)
-    p.write_text(planned.new_text, encoding="utf-8")  # what the editor saves
-    assert trust.trust_state(resolve(p)).trusted
-    state = lsp_trust.state_json(server, p.as_uri())
-    assert state["trusted"] and "scipy" in state["packages"]

@@ -1,7 +1,8 @@
 // Cell status bar: provenance ("outputs from an older environment") and the one-click
 // "Install <distribution> and re-run" for a ModuleNotFoundError.
 import * as vscode from "vscode";
-import { installActionTitle, missingModule } from "./core/outputs";
+import { canonicalName } from "./core/labels";
+import { distributionGuess, installActionTitle, missingModule } from "./core/outputs";
 import type { EnvlensController } from "./controller";
 
 const ERROR_MIME = "application/vnd.code.notebook.error";
@@ -33,7 +34,18 @@ export class CellStatusProvider implements vscode.NotebookCellStatusBarItemProvi
   provideCellStatusBarItems(cell: vscode.NotebookCell): vscode.NotebookCellStatusBarItem[] {
     const items: vscode.NotebookCellStatusBarItem[] = [];
     const module = cell.outputs.length > 0 ? cellMissingModule(cell) : undefined;
-    if (module) {
+    if (module && this.controller.kernelBehind(cell.notebook)) {
+      // The declaration changed since the kernel started: the module may well be declared and
+      // built already; what is missing is the kernel's update, not an install.
+      const item = new vscode.NotebookCellStatusBarItem("$(sync) Update the kernel and re-run", vscode.NotebookCellStatusBarAlignment.Left);
+      item.command = { title: "Update the kernel and re-run", command: "envlens.updateKernelAndRerun", arguments: [cell.notebook.uri, cell.index] };
+      item.tooltip = `The running kernel uses an older environment than ${cell.notebook.uri.path.split("/").pop()} declares: bring it up to date (new packages without a restart when nothing else changes) and run the cell again`;
+      items.push(item);
+    } else if (module && this.controller.declares(cell.notebook, canonicalName(distributionGuess(module)))) {
+      const item = new vscode.NotebookCellStatusBarItem(`$(info) '${module}' is declared`, vscode.NotebookCellStatusBarAlignment.Left);
+      item.tooltip = `The declaration already names ${distributionGuess(module)} and the kernel runs in its environment: the module may be spelled differently there, or the package may not provide '${module}'`;
+      items.push(item);
+    } else if (module) {
       const item = new vscode.NotebookCellStatusBarItem(`$(cloud-download) ${installActionTitle(module)}`, vscode.NotebookCellStatusBarAlignment.Left);
       item.command = {
         title: installActionTitle(module),

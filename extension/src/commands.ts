@@ -226,10 +226,17 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     const result = await withProgress(`envlens: installing the distribution of '${module}' into ${fileName(nbUri)}`, () =>
       sidecar.command<InstallAndRerunResult>(ServerCommands.installAndRerun, [controller.sourceUri(nb).toString(), module]),
     );
-    sidecar.log.info(`installed ${result?.distribution ?? module} for ${fileName(nbUri)}; restarting the kernel and running the cell again`);
-    await controller.restart(nb);
+    sidecar.log.info(`installed ${result?.distribution ?? module} for ${fileName(nbUri)}; bringing the kernel up to date and running the cell again`);
     await afterChange(nbUri);
+    // execute() brings the running kernel up to date first (hot add, or the restart question).
     await controller.execute([cell], nb);
+  });
+
+  register("envlens.updateKernelAndRerun", async (nbArg, indexArg) => {
+    const nbUri = nbArg instanceof vscode.Uri ? nbArg : vscode.Uri.parse(String(nbArg));
+    const nb = notebookFor(nbUri);
+    if (!nb) throw new Error(`${fileName(nbUri)} is not open.`);
+    await controller.execute([nb.cellAt(Number(indexArg))], nb);
   });
 
   const activeNotebook = (arg?: unknown): vscode.NotebookDocument => {

@@ -2,17 +2,23 @@
 // (envlens/kernel/*), streams outputs into the cell, records the env key each cell ran in.
 import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
-import { controllerDescription, controllerLabel } from "./core/labels";
+import { canonicalName, controllerDescription, controllerDetail, controllerLabel } from "./core/labels";
 import { RESTRICTED_KERNEL_LABEL } from "./core/restricted";
 import { appendsToPrevious, outputItems, type OutputItem } from "./core/outputs";
 import {
   Methods,
   type ExecuteResult,
+  type DeclarationChangedNotification,
   type KernelOutputNotification,
+  type KernelInputRequest,
   type KernelStartResult,
+  type KernelUpdateResult,
   type NbOutput,
+  type PipCell,
   type ResolveResult,
+  ServerCommands,
 } from "./core/protocol";
+import { hasPipInstall, pipReport } from "./core/pip";
 import { jupyterMetadataOf } from "./notebookEdits";
 import type { Sidecar } from "./sidecar";
 
@@ -22,6 +28,8 @@ interface Session extends KernelStartResult {
   /** The file whose declaration the kernel runs in (a script for the percent-script output notebook). */
   source: string;
 }
+
+export type UpToDate = "none" | "current" | "added" | "restarted" | "kept" | "cancelled";
 
 function toVsItem(item: OutputItem): vscode.NotebookCellOutputItem {
   switch (item.kind) {
@@ -52,7 +60,6 @@ export class EnvlensController implements vscode.Disposable {
   readonly resolved = new Map<string, ResolveResult>();
   /** Untitled output notebooks of percent scripts -> the script whose environment they use. */
   readonly sourceOf = new Map<string, string>();
-  private readonly offered = new Set<string>();
   /** Env key -> its Python version, once built. */
   private readonly pythonOf = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<vscode.NotebookDocument>();
@@ -62,6 +69,17 @@ export class EnvlensController implements vscode.Disposable {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Cell document URI -> the env key its last run in this session used. */
   private readonly ranIn = new Map<string, string>();
+  /** Notebook -> the number of its latest refresh. */
+  private readonly refreshes = new Map<string, number>();
+  /** The running session of each notebook (sessions whose start finished). */
+  private readonly live = new Map<string, Session>();
+  private readonly kernelEmitter = new vscode.EventEmitter<{ nb: vscode.NotebookDocument; sessionId: string; reason: "restart" | "shutdown" }>();
+  /** A kernel restarted or stopped: its widgets are gone. */
+  readonly onDidResetKernel = this.kernelEmitter.event;
+  /** One declaration update at a time per notebook. */
+  private readonly updating = new Map<string, Promise<UpToDate>>();
+  /** executionId -> cancels the input box of a cell that ended. */
+  private readonly inputs = new Map<string, vscode.CancellationTokenSource>();
 
   constructor(private readonly sidecar: Sidecar) {
     this.controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, "jupyter-notebook", "envlens");
@@ -73,11 +91,22 @@ export class EnvlensController implements vscode.Disposable {
     };
     this.controller.interruptHandler = (nb) => this.interrupt(nb);
     sidecar.onNotification<KernelOutputNotification>(Methods.kernelOutput, (n) => this.listeners.get(n.executionId)?.(n.output));
+    // Typing a dependency (an untitled notebook too): the label follows once the sidecar has the edit.
+    sidecar.onNotification<DeclarationChangedNotification>(Methods.declarationChanged, (n) => {
+      const nb = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === n.uri);
+      this.sidecar.log.debug(`declaration changed: ${n.uri} -> ${n.key ?? "an error"}${nb ? "" : " (no such notebook open)"}`);
+      if (nb) void this.refresh(nb);
+    });
+    sidecar.onRequest<KernelInputRequest, { value: string | null }>(Methods.kernelInput, (r) => this.askInput(r));
     this.disposables.push(
       this.controller,
       this.changed,
+      this.kernelEmitter,
       sidecar.onDidChangeState((s) => {
-        if (s === "starting" || s === "failed" || s === "stopped") this.sessions.clear(); // kernels die with the sidecar
+        if (s === "starting" || s === "failed" || s === "stopped") {
+          this.sessions.clear(); // kernels die with the sidecar
+          this.live.clear();
+        }
         if (s === "running") vscode.workspace.notebookDocuments.forEach((nb) => void this.refresh(nb));
       }),
       vscode.workspace.onDidOpenNotebookDocument((nb) => void this.refresh(nb)),
@@ -88,8 +117,51 @@ export class EnvlensController implements vscode.Disposable {
       vscode.workspace.onDidCloseNotebookDocument((nb) => void this.shutdown(nb)),
       vscode.workspace.onDidSaveNotebookDocument((nb) => void this.refresh(nb)),
       vscode.workspace.onDidChangeNotebookDocument((e) => this.refreshSoon(e.notebook)),
-      vscode.window.onDidChangeActiveNotebookEditor((ed) => ed && this.updateLabel(ed.notebook)),
+      // Typing in a cell changes its text document, not the notebook: the declaration may change.
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.document.uri.scheme !== "vscode-notebook-cell") return;
+        const nb = vscode.workspace.notebookDocuments.find((n) => n.uri.path === e.document.uri.path && n.getCells().some((c) => c.document === e.document));
+        if (nb) this.refreshSoon(nb);
+      }),
+      vscode.window.onDidChangeActiveNotebookEditor(() => this.updateLabel()),
+      vscode.window.onDidChangeVisibleNotebookEditors(() => this.updateLabel()),
+      vscode.window.onDidChangeActiveTextEditor(() => this.updateLabel()),
     );
+  }
+
+  /** The notebook whose kernel the controller's label describes: the active one, else the only
+   * visible one (a script's outputs beside it). The label is the controller's, not the notebook's:
+   * two notebooks side by side show the focused one's. */
+  private labelledNotebook(): vscode.NotebookDocument | undefined {
+    const active = vscode.window.activeNotebookEditor?.notebook;
+    if (active) return active;
+    const visible = [...new Set(vscode.window.visibleNotebookEditors.map((e) => e.notebook))];
+    return visible.length === 1 ? visible[0] : undefined;
+  }
+
+  /** The session of a notebook, once started. */
+  sessionOf(nb: vscode.NotebookDocument): Session | undefined {
+    return this.live.get(this.keyOf(nb));
+  }
+
+  notebookOfSession(sessionId: string): vscode.NotebookDocument | undefined {
+    for (const [k, s] of this.live) {
+      if (s.sessionId === sessionId) return vscode.workspace.notebookDocuments.find((n) => this.keyOf(n) === k);
+    }
+    return undefined;
+  }
+
+  /** The notebook's declaration names this distribution (canonical name). */
+  declares(nb: vscode.NotebookDocument, canonical: string): boolean {
+    const res = this.resolved.get(this.keyOf(nb));
+    return Boolean(res?.requirements.some((r) => canonicalName(r) === canonical));
+  }
+
+  /** The kernel runs in an older environment than the declaration's (built or not). */
+  kernelBehind(nb: vscode.NotebookDocument): boolean {
+    const s = this.sessionOf(nb);
+    const res = this.resolved.get(this.keyOf(nb));
+    return Boolean(s && res && s.key !== res.key);
   }
 
   private keyOf(nb: vscode.NotebookDocument): string {
@@ -119,38 +191,92 @@ export class EnvlensController implements vscode.Disposable {
       this.controller.description = "Trust the workspace to build the declared environment and run cells";
       return undefined;
     }
-    const res = await this.sidecar.resolve(this.sourceUri(nb));
-    if (!res) return undefined;
     const k = this.keyOf(nb);
-    this.resolved.set(k, res);
+    // Refreshes overlap (typing, a build finishing): only the newest one's answer counts.
+    const gen = (this.refreshes.get(k) ?? 0) + 1;
+    this.refreshes.set(k, gen);
+    const res = await this.sidecar.resolve(this.sourceUri(nb));
+    this.sidecar.log.debug(`refresh ${k} #${gen}: ${res ? res.requirements.join(", ") || "no dependencies" : "not resolved"}${this.refreshes.get(k) !== gen ? " (superseded)" : ""}`);
+    if (!res || this.refreshes.get(k) !== gen) return res;
     if (res.built && !this.pythonOf.has(res.key)) {
       const info = await this.sidecar.environment(this.sourceUri(nb));
       if (info?.pythonVersion) this.pythonOf.set(res.key, info.pythonVersion);
+      if (this.refreshes.get(k) !== gen) return res;
     }
+    this.resolved.set(k, res);
     if (res.runtime === "python") this.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
-    this.updateLabel(nb);
+    this.updateLabel();
     this.changed.fire(nb);
-    const session = await this.sessions.get(k)?.catch(() => undefined);
-    if (session && session.key !== res.key && res.built && !this.offered.has(`${k}#${res.key}`)) {
-      this.offered.add(`${k}#${res.key}`);
-      void vscode.window
-        .showInformationMessage(
-          `The declaration of ${nb.uri.path.split("/").pop()} changed and its environment is ready: restart the kernel to use it?`,
-          "Restart Kernel",
-        )
-        .then((c) => {
-          if (c === "Restart Kernel") void this.restart(nb);
-        });
-    }
+    // A built environment with more packages reaches the running kernel at once (no question:
+    // anything else waits for the next run, which asks).
+    const session = this.sessionOf(nb);
+    if (session && session.key !== res.key && res.built) void this.bringUpToDate(nb, { ask: false });
     return res;
   }
 
-  updateLabel(nb: vscode.NotebookDocument): void {
+  updateLabel(): void {
+    const nb = this.labelledNotebook();
+    if (!nb || nb.notebookType !== "jupyter-notebook" || !vscode.workspace.isTrusted) return;
+    const res = this.resolved.get(this.keyOf(nb));
+    const session = this.sessionOf(nb);
+    // Until the notebook is resolved, nothing of another notebook's environment shows.
+    this.controller.label = controllerLabel(res, res ? this.pythonOf.get(res.key) : undefined);
+    this.controller.description = res ? controllerDescription(res) : "Reading the notebook's declaration";
+    this.controller.detail = res ? controllerDetail(res, this.pythonOf.get(res.key), session?.key) : undefined;
+  }
+
+  /** After the declaration changed: hot-add the new environment's packages when only packages are
+   * added, else (with `ask`) ask whether to restart into it. Every run asks again until then. */
+  bringUpToDate(nb: vscode.NotebookDocument, opts: { ask: boolean }): Promise<UpToDate> {
     const k = this.keyOf(nb);
-    const res = this.resolved.get(k);
-    if (!res || vscode.window.activeNotebookEditor?.notebook !== nb) return;
-    this.controller.label = controllerLabel(res, this.pythonOf.get(res.key));
-    this.controller.description = controllerDescription(res);
+    const previous = this.updating.get(k) ?? Promise.resolve<UpToDate>("none");
+    const next = previous.catch(() => "none" as const).then(() => this.update(nb, opts));
+    this.updating.set(k, next);
+    void next.finally(() => this.updating.get(k) === next && this.updating.delete(k));
+    return next;
+  }
+
+  private async update(nb: vscode.NotebookDocument, opts: { ask: boolean }): Promise<UpToDate> {
+    const session = this.sessionOf(nb);
+    if (!session) return "none";
+    const source = this.sourceUri(nb);
+    const res = await this.sidecar.resolve(source);
+    if (!res || res.key === session.key) return "current";
+    const name = fileName(source);
+    if (opts.ask && this.sidecar.gate && !(await this.sidecar.gate.ensure(source))) return "cancelled";
+    let upd: KernelUpdateResult;
+    try {
+      const run = (): Promise<KernelUpdateResult> => this.sidecar.request<KernelUpdateResult>(Methods.kernelUpdate, { sessionId: session.sessionId, uri: source.toString() });
+      upd = opts.ask
+        ? await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `envlens: bringing the kernel of ${name} up to date` }, run)
+        : await run();
+    } catch (e) {
+      if (opts.ask) void vscode.window.showErrorMessage(`envlens could not update the kernel of ${name}: ${messageOf(e)}`, "Show Logs").then((c) => c && this.sidecar.log.show());
+      else this.sidecar.log.info(`updating the kernel of ${name} waits for the next run: ${messageOf(e)}`);
+      return "kept";
+    }
+    if (upd.status !== "restart") {
+      session.key = upd.key;
+      this.sidecar.log.info(`the running kernel of ${name} took ${upd.added.join(", ") || "the new environment"} without a restart`);
+      if (upd.added.length) void vscode.window.showInformationMessage(`envlens: ${upd.added.map((a) => a.split(" ")[0]).join(", ")} can be imported in the running kernel of ${name} (no restart).`);
+      this.updateLabel();
+      this.changed.fire(nb);
+      return upd.status === "added" ? "added" : "current";
+    }
+    if (!opts.ask) return "kept";
+    const restart = "Restart Kernel";
+    const keep = "Run in the Running Kernel";
+    const choice = await vscode.window.showWarningMessage(
+      `The declaration of ${name} changed and the running kernel cannot take it: ${upd.reason}. Restart the kernel into the new environment? Its variables will be lost.`,
+      { modal: true, detail: "Until the kernel restarts, cells run in the environment it started in; you will be asked again before the next run." },
+      restart,
+      keep,
+    );
+    if (choice === restart) {
+      await this.restart(nb);
+      return "restarted";
+    }
+    return choice === keep ? "kept" : "cancelled";
   }
 
   private session(nb: vscode.NotebookDocument): Promise<Session> {
@@ -169,7 +295,10 @@ export class EnvlensController implements vscode.Disposable {
       })();
       this.sessions.set(k, s);
       s.then(
-        () => this.refresh(nb),
+        (session) => {
+          if (this.sessions.get(k) === s) this.live.set(k, session);
+          void this.refresh(nb);
+        },
         () => this.sessions.get(k) === s && this.sessions.delete(k),
       );
     }
@@ -178,6 +307,11 @@ export class EnvlensController implements vscode.Disposable {
 
   /** Runs the cells in order; false when one failed (as Jupyter does, the rest are not run). */
   async execute(cells: vscode.NotebookCell[], nb: vscode.NotebookDocument): Promise<boolean> {
+    // A changed declaration: hot add, or the question "restart?" before the next cell runs.
+    if (this.sessionOf(nb) && vscode.workspace.isTrusted) {
+      const state = await this.bringUpToDate(nb, { ask: true });
+      if (state === "cancelled") return false;
+    }
     for (const cell of cells) {
       if (cell.kind !== vscode.NotebookCellKind.Code) continue;
       if (!(await this.runCell(cell, nb))) return false;
@@ -202,7 +336,22 @@ export class EnvlensController implements vscode.Disposable {
       exec.end(false, Date.now());
       return false;
     }
+    let code = cell.document.getText();
+    if (hasPipInstall(code)) {
+      const pip = await this.sidecar.request<PipCell | null>(Methods.kernelPipCell, { code }).catch(() => null);
+      if (pip) {
+        const ok = await this.pipInstall(nb, exec, pip);
+        if (!ok || !pip.remaining.trim()) {
+          exec.end(ok, Date.now());
+          return ok;
+        }
+        code = pip.remaining;
+        session = this.sessionOf(nb) ?? session; // a restart gave a new session
+      }
+    }
     const executionId = randomUUID();
+    const inputTokens = new vscode.CancellationTokenSource();
+    this.inputs.set(executionId, inputTokens);
     const streamed: NbOutput[] = [];
     let chain: Thenable<void> = Promise.resolve();
     this.listeners.set(executionId, (o) => {
@@ -220,10 +369,11 @@ export class EnvlensController implements vscode.Disposable {
     try {
       result = await this.sidecar.request<ExecuteResult>(Methods.kernelExecute, {
         sessionId: session.sessionId,
-        code: cell.document.getText(),
+        code,
         executionId,
       });
     } catch (e) {
+      this.endInput(executionId);
       this.listeners.delete(executionId);
       await chain;
       this.sessions.delete(this.keyOf(nb)); // a dead or unknown session starts afresh next time
@@ -231,11 +381,12 @@ export class EnvlensController implements vscode.Disposable {
       exec.end(false, Date.now());
       return false;
     }
+    this.endInput(executionId);
     this.listeners.delete(executionId);
     await chain;
     // The result's outputs are authoritative (streams coalesced, clear_output applied).
     if (JSON.stringify(result.outputs) !== JSON.stringify(coalesce(streamed))) {
-      await exec.replaceOutput(result.outputs.map(toCellOutput));
+      await exec.replaceOutput([...exec.cell.outputs.filter((o) => o.metadata?.envlens === "pip"), ...result.outputs.map(toCellOutput)]);
     }
     if (result.executionCount !== null && result.executionCount !== undefined) exec.executionOrder = result.executionCount;
     exec.end(result.status === "aborted" ? undefined : result.status === "ok", Date.now());
@@ -248,7 +399,8 @@ export class EnvlensController implements vscode.Disposable {
     const id = cell.document.uri.toString();
     this.ranIn.set(id, key);
     this.changed.fire(nb);
-    if (nb.isUntitled) return;
+    // Untitled notebooks and a script's outputs notebook: nothing of the user's to annotate.
+    if (nb.isUntitled || this.sourceOf.has(this.keyOf(nb))) return;
     // VS Code's ipynb serializer updates a cell's metadata after an execution (execution_count)
     // from a copy taken before our edit, which can drop it: write it again until it stays.
     for (const delay of [0, 300, 1000, 3000]) {
@@ -262,6 +414,52 @@ export class EnvlensController implements vscode.Disposable {
       edit.set(nb.uri, [vscode.NotebookEdit.updateCellMetadata(cell.index, { ...md, metadata: { ...jm, envlens: { ...envlens, env: key } } })]);
       await vscode.workspace.applyEdit(edit);
     }
+  }
+
+  /** `%pip install x` in a cell: x goes into the declaration (approval first), is built, and the
+   * running kernel takes it (or the user is asked to restart). Never pip in the kernel. */
+  private async pipInstall(nb: vscode.NotebookDocument, exec: vscode.NotebookCellExecution, pip: PipCell): Promise<boolean> {
+    const source = this.sourceUri(nb);
+    const say = async (text: string, error = false): Promise<void> => {
+      const item = error ? vscode.NotebookCellOutputItem.stderr(text) : vscode.NotebookCellOutputItem.stdout(text);
+      await exec.appendOutput(new vscode.NotebookCellOutput([item], { envlens: "pip" }));
+    };
+    let state: UpToDate = "none";
+    try {
+      if (pip.requirements.length) {
+        await this.sidecar.command(ServerCommands.add, [source.toString(), pip.requirements]);
+        await this.sidecar.command(ServerCommands.sync, [source.toString()]);
+        await this.refresh(nb);
+        state = this.sessionOf(nb) ? await this.bringUpToDate(nb, { ask: true }) : "none";
+      }
+    } catch (e) {
+      await say(`envlens: ${messageOf(e)}\n`, true);
+      return false;
+    }
+    await say(pipReport(fileName(source), pip, state));
+    return pip.problems.length === 0 && state !== "cancelled";
+  }
+
+  private async askInput(r: KernelInputRequest): Promise<{ value: string | null }> {
+    const nb = this.notebookOfSession(r.sessionId);
+    const token = this.inputs.get(r.executionId)?.token;
+    const value = await vscode.window.showInputBox(
+      {
+        title: `${nb ? fileName(this.sourceUri(nb)) : "envlens"}: the running cell asks for input`,
+        prompt: r.prompt || (r.password ? "Password" : "Input"),
+        password: r.password,
+        ignoreFocusOut: true, // clicking Interrupt must not answer it
+        placeHolder: "Enter to answer; Escape interrupts the cell",
+      },
+      token,
+    );
+    return { value: value ?? null };
+  }
+
+  private endInput(executionId: string): void {
+    this.inputs.get(executionId)?.cancel();
+    this.inputs.get(executionId)?.dispose();
+    this.inputs.delete(executionId);
   }
 
   /** The environment key a cell's outputs came from: this session's run, else its saved metadata. */
@@ -286,10 +484,10 @@ export class EnvlensController implements vscode.Disposable {
     const k = this.keyOf(nb);
     const s = await this.sessions.get(k)?.catch(() => undefined);
     const res = await this.sidecar.resolve(this.sourceUri(nb));
-    if (res) this.offered.add(`${k}#${res.key}`); // restarting now: no need to offer it
     void this.refresh(nb);
     if (s && res && s.key === res.key) {
       await this.sidecar.request(Methods.kernelRestart, { sessionId: s.sessionId });
+      this.kernelEmitter.fire({ nb, sessionId: s.sessionId, reason: "restart" });
       this.sidecar.log.info(`kernel restarted for ${nb.uri.fsPath}`);
       return;
     }
@@ -302,6 +500,9 @@ export class EnvlensController implements vscode.Disposable {
     const k = this.keyOf(nb);
     const s = this.sessions.get(k);
     this.sessions.delete(k);
+    const running = this.live.get(k);
+    this.live.delete(k);
+    if (running) this.kernelEmitter.fire({ nb, sessionId: running.sessionId, reason: "shutdown" });
     if (nb.isClosed) {
       this.resolved.delete(k);
       this.sourceOf.delete(k);
@@ -334,6 +535,10 @@ function joinStream(t: string | string[]): string {
 
 function errorOutput(name: string, message: string): vscode.NotebookCellOutput {
   return new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error({ name, message, stack: "" })]);
+}
+
+function fileName(uri: vscode.Uri): string {
+  return uri.path.split("/").pop() ?? uri.toString();
 }
 
 export function messageOf(e: unknown): string {

@@ -30,7 +30,7 @@ export function activeTarget(): vscode.Uri | undefined {
     if (owner) return owner.uri;
   }
   if (text && text.uri.scheme === "file" && text.languageId === "python") return text.uri;
-  if (nb && nb.uri.scheme === "file" && nb.notebookType === "jupyter-notebook") return nb.uri;
+  if (nb && (nb.uri.scheme === "file" || nb.uri.scheme === "untitled") && nb.notebookType === "jupyter-notebook") return nb.uri;
   return undefined;
 }
 

@@ -8,6 +8,9 @@ import { PercentScripts } from "./percentScripts";
 import { RestrictedMode } from "./restricted";
 import { Sidecar } from "./sidecar";
 import { TrustGate } from "./trust";
+import { PythonEnvironments } from "./pythonEnvs";
+import { WidgetHost } from "./widgets";
+import { LockConsistency } from "./lockSave";
 
 export function activate(context: vscode.ExtensionContext): void {
   const sidecar = new Sidecar(context);
@@ -21,6 +24,9 @@ export function activate(context: vscode.ExtensionContext): void {
     view,
     scripts,
     new RestrictedMode(sidecar),
+    new WidgetHost(sidecar, controller),
+    new PythonEnvironments(sidecar, controller, context.extension.id),
+    new LockConsistency(sidecar),
     vscode.notebooks.registerNotebookCellStatusBarItemProvider("jupyter-notebook", new CellStatusProvider(controller)),
     // A restricted workspace starts nothing; trust granted later starts the sidecar.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void sidecar.ready()),

@@ -1,23 +1,103 @@
 // `# %%` scripts: "Run Cell" / "Run All" lenses run cells in the script's declared environment.
-// The outputs go to an untitled jupyter-notebook beside the script, one cell per run, as VS Code's
+// The outputs go to a jupyter-notebook beside the script, one cell per run, as VS Code's
 // interactive window would show them (that window belongs to the Jupyter extension, which envlens
-// does not need): the notebook's kernel runs in the script's environment.
+// does not need): the notebook's kernel runs in the script's environment. That notebook lives in
+// envlens's own in-memory file system (scheme envlens-outputs) and is saved there after each run,
+// so closing it or the window never asks to save a file the user did not make.
 import * as vscode from "vscode";
 import { cellAtLine, isPercentScript, percentCells, type PercentCell } from "./core/percent";
 import { CONTROLLER_ID, type EnvlensController } from "./controller";
 
+export const OUTPUTS_SCHEME = "envlens-outputs";
+
+/** Files in memory, for the outputs notebooks: gone with the window, never on disk. */
+class MemoryFiles implements vscode.FileSystemProvider {
+  private readonly files = new Map<string, { data: Uint8Array; mtime: number; ctime: number }>();
+  private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.emitter.event;
+
+  watch(): vscode.Disposable {
+    return new vscode.Disposable(() => undefined);
+  }
+
+  stat(uri: vscode.Uri): vscode.FileStat {
+    const f = this.files.get(uri.path);
+    if (f) return { type: vscode.FileType.File, ctime: f.ctime, mtime: f.mtime, size: f.data.byteLength };
+    if ([...this.files.keys()].some((p) => p.startsWith(uri.path.endsWith("/") ? uri.path : `${uri.path}/`)) || uri.path === "/") {
+      return { type: vscode.FileType.Directory, ctime: 0, mtime: 0, size: 0 };
+    }
+    throw vscode.FileSystemError.FileNotFound(uri);
+  }
+
+  readDirectory(): [string, vscode.FileType][] {
+    return [];
+  }
+
+  createDirectory(): void {
+    // folders exist implicitly
+  }
+
+  readFile(uri: vscode.Uri): Uint8Array {
+    const f = this.files.get(uri.path);
+    if (!f) throw vscode.FileSystemError.FileNotFound(uri);
+    return f.data;
+  }
+
+  writeFile(uri: vscode.Uri, content: Uint8Array): void {
+    const now = Date.now();
+    const old = this.files.get(uri.path);
+    this.files.set(uri.path, { data: content, mtime: now, ctime: old?.ctime ?? now });
+    this.emitter.fire([{ type: old ? vscode.FileChangeType.Changed : vscode.FileChangeType.Created, uri }]);
+  }
+
+  delete(uri: vscode.Uri): void {
+    this.files.delete(uri.path);
+    this.emitter.fire([{ type: vscode.FileChangeType.Deleted, uri }]);
+  }
+
+  rename(from: vscode.Uri, to: vscode.Uri): void {
+    const f = this.files.get(from.path);
+    if (!f) throw vscode.FileSystemError.FileNotFound(from);
+    this.files.delete(from.path);
+    this.files.set(to.path, f);
+  }
+
+  has(uri: vscode.Uri): boolean {
+    return this.files.has(uri.path);
+  }
+}
+
+/** "/work/analysis.py" -> envlens-outputs:/work/analysis.py outputs.ipynb (the tab shows "analysis.py outputs.ipynb"). */
+export function outputsUri(script: vscode.Uri): vscode.Uri {
+  return vscode.Uri.from({ scheme: OUTPUTS_SCHEME, path: `${script.path} outputs.ipynb` });
+}
+
 export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly outputs = new Map<string, vscode.NotebookDocument>();
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly files = new MemoryFiles();
+  private saving: NodeJS.Timeout | undefined;
+  /** Outputs notebooks with a cell running (saved when it ends). */
+  private readonly running = new Set<vscode.NotebookDocument>();
 
   constructor(
     private readonly controller: EnvlensController,
     private readonly extensionId: string,
   ) {
     this.disposables.push(
+      vscode.workspace.registerFileSystemProvider(OUTPUTS_SCHEME, this.files, { isCaseSensitive: true }),
       vscode.languages.registerCodeLensProvider({ language: "python", scheme: "file" }, this),
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         for (const [k, v] of this.outputs) if (v === nb) this.outputs.delete(k);
+      }),
+      // Whatever changes it (a run, VS Code's own execution-count update after one): saved into
+      // memory shortly after, so it is never left dirty.
+      vscode.workspace.onDidChangeNotebookDocument((e) => {
+        if (e.notebook.uri.scheme !== OUTPUTS_SCHEME || this.running.has(e.notebook)) return;
+        clearTimeout(this.saving);
+        this.saving = setTimeout(() => {
+          if (!e.notebook.isClosed && e.notebook.isDirty) void e.notebook.save();
+        }, 300);
       }),
     );
   }
@@ -46,9 +126,12 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       await vscode.window.showNotebookDocument(nb, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
       return nb;
     }
-    const data = new vscode.NotebookData([]);
-    data.metadata = { metadata: { language_info: { name: "python" }, envlens: { outputsOf: script.fsPath } } };
-    nb = await vscode.workspace.openNotebookDocument("jupyter-notebook", data);
+    const uri = outputsUri(script);
+    const empty = { cells: [], metadata: { language_info: { name: "python" }, envlens: { outputsOf: script.fsPath } }, nbformat: 4, nbformat_minor: 5 };
+    this.files.writeFile(uri, Buffer.from(JSON.stringify(empty, null, 1), "utf8"));
+    // Known before the notebook opens: its label and kernel are the script's from the start.
+    this.controller.sourceOf.set(uri.toString(), k);
+    nb = await vscode.workspace.openNotebookDocument(uri);
     this.controller.sourceOf.set(nb.uri.toString(), k);
     this.outputs.set(k, nb);
     const editor = await vscode.window.showNotebookDocument(nb, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
@@ -75,11 +158,20 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       const data = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, cell.code, "python");
       edit.set(nb.uri, [vscode.NotebookEdit.insertCells(at, [data])]);
       await vscode.workspace.applyEdit(edit);
-      if (!(await this.controller.execute([nb.cellAt(at)], nb))) break;
+      this.running.add(nb);
+      let ok = false;
+      try {
+        ok = await this.controller.execute([nb.cellAt(at)], nb);
+      } finally {
+        this.running.delete(nb);
+      }
+      await nb.save(); // into memory: nothing for the user to save
+      if (!ok) break;
     }
   }
 
   dispose(): void {
+    clearTimeout(this.saving);
     this.disposables.forEach((d) => d.dispose());
   }
 }

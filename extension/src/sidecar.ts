@@ -41,6 +41,9 @@ function withDefaults(command: string, args: unknown[]): unknown[] {
   return [args[0], { ...opts, platforms: readSettings().settings.portabilityTargets }, ...args.slice(2)];
 }
 
+/** Saved files, and untitled ones: the sidecar reads those from the editor (docs/protocol.md). */
+const RESOLVABLE = new Set(["file", "untitled"]);
+
 export type SidecarState = "stopped" | "preparing" | "starting" | "running" | "failed" | "restricted";
 
 export function readSettings(): { settings: EnvlensSettings; problems: string[] } {
@@ -58,6 +61,7 @@ export class Sidecar implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<SidecarState>();
   readonly onDidChangeState = this.stateEmitter.event;
   private readonly notificationHandlers = new Map<string, ((params: unknown) => void)[]>();
+  private readonly requestHandlers = new Map<string, (params: unknown) => Promise<unknown>>();
   private readonly disposables: vscode.Disposable[] = [];
   gate: Gate | undefined;
   private readonly commandEmitter = new vscode.EventEmitter<CommandEvent>();
@@ -148,6 +152,9 @@ export class Sidecar implements vscode.Disposable {
       const [command, ...args] = settings.serverCommand;
       return { command, args };
     }
+    // F5 from the repository (.vscode/launch.json): the working tree's sidecar, no wheelhouse needed.
+    const devPython = process.env.ENVLENS_DEV_SIDECAR;
+    if (devPython) return { command: devPython, args: ["-Xfrozen_modules=off", "-m", "envlens", "serve"] };
     const envlens = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: "envlens: setting up the sidecar environment" },
       () =>
@@ -247,6 +254,7 @@ export class Sidecar implements vscode.Disposable {
       client.onNotification(method, (params: unknown) => handlers.forEach((h) => h(params)));
     }
     client.onRequest("envlens/applyNotebookEdit", (params: ApplyNotebookEditParams) => applyNotebookEdit(params, this.log));
+    for (const [method, handler] of this.requestHandlers) client.onRequest(method, handler);
     try {
       await client.start();
     } catch (e) {
@@ -273,6 +281,13 @@ export class Sidecar implements vscode.Disposable {
     list.push(handler as (params: unknown) => void);
     this.notificationHandlers.set(method, list);
     this.client?.onNotification(method, (params: unknown) => handler(params as P));
+  }
+
+  /** A request from the sidecar (input() in a cell); one handler per method. */
+  onRequest<P, R>(method: string, handler: (params: P) => Promise<R>): void {
+    const h = handler as (params: unknown) => Promise<unknown>;
+    this.requestHandlers.set(method, h);
+    this.client?.onRequest(method, h);
   }
 
   async request<R>(method: string, params: unknown, token?: vscode.CancellationToken): Promise<R> {
@@ -313,7 +328,7 @@ export class Sidecar implements vscode.Disposable {
   }
 
   async resolve(uri: vscode.Uri): Promise<ResolveResult | undefined> {
-    if (uri.scheme !== "file") return undefined;
+    if (!RESOLVABLE.has(uri.scheme)) return undefined;
     const client = await this.ready();
     if (!client) return undefined;
     try {
@@ -325,7 +340,7 @@ export class Sidecar implements vscode.Disposable {
   }
 
   async environment(uri: vscode.Uri): Promise<EnvironmentInfo | undefined> {
-    if (uri.scheme !== "file") return undefined;
+    if (!RESOLVABLE.has(uri.scheme)) return undefined;
     const client = await this.ready();
     if (!client) return undefined;
     try {

@@ -132,9 +132,9 @@ def plan_edit(
     old = text if text is not None else read_text(path)
     nb: Notebook | None = parse_notebook(old, path) if path.suffix == ".ipynb" else None
     _, decl, _ = declaration_for(path, text=None if nb else old, notebook=nb)
-    if decl.kind in ("pyproject", "uv-project") and decl.path is not None:
+    if decl.python_project and decl.path is not None:
         return _edit_pyproject(decl.path, add, remove, requires_python)
-    if decl.kind in ("pixi", "environment-yml"):
+    if decl.conda and decl.from_project:
         raise DeclarationError(
             f"the dependencies are declared in {decl.path}, which envlens does not edit yet",
             path=decl.path,

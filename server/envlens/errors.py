@@ -91,6 +91,10 @@ class UnknownRuntimeError(BadInputError):
     """A kernelspec that names neither Python nor Deno."""
 
 
+class FileAccessError(EnvlensError):
+    """The operating system refused a read or write (permissions, immutable, disk full...)."""
+
+
 class UvNotFoundError(EnvlensError):
     """No uv binary to run."""
 

@@ -20,15 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from envlens.errors import BadInputError, EnvlensError
+from envlens.errors import BadInputError, EnvlensError, FileAccessError
 
 # Real notebooks nest about 7 levels (rich outputs a few dozen); every recursive step after parsing
 # (copying, writing back) stays far below Python's recursion limit at this depth.
 MAX_JSON_DEPTH = 200
-
-
-class FileAccessError(EnvlensError):
-    """The operating system refused a read or write (permissions, immutable, disk full...)."""
 
 
 def _umask() -> int:

@@ -27,7 +27,7 @@ from typing import Literal
 
 from packaging.utils import canonicalize_name
 
-from envlens.names import known_distributions, on_pypi
+from envlens.names import download_rank, known_distributions, on_pypi
 
 TABLE_PATH = Path(__file__).parent / "data" / "import_names.json"
 
@@ -50,6 +50,8 @@ NON_PYTHON_CELL = (
     "%%R",
     "%%sql",
 )
+# The version suffix of a generated API module: pubsub_v1, speech_v1p1beta1, vision_v1beta1.
+_API_VERSION_RE = re.compile(r"_v\d+(?:p\d+)?(?:(?:alpha|beta)\d*)?$")
 _CELL_MARKER_NL_RE = re.compile(r"\n# ?%%")
 _IMPORT_LINE_RE = re.compile(r"^[ \t]*import[ \t]+(.+)$")
 _FROM_LINE_RE = re.compile(r"^[ \t]*from[ \t]+(\.*)([A-Za-z_][\w.]*)?[ \t]+import\b")
@@ -339,8 +341,11 @@ class _Table:
     same_name: frozenset[str]
     generic: frozenset[str]  # names of a project's own folders (utils, config): nobody's module
     platform_only: Mapping[str, str]  # google.colab -> "only exists on Google Colab"
+    platform_suffixes: Mapping[str, str]  # "_msgs" -> "a ROS message package ..."
     prefixes: frozenset[str]  # dotted prefixes of entries (google, google.cloud, mpl_toolkits ...)
-    namespaces: frozenset[str]  # those that are nobody's module on their own (google, azure ...)
+    # those that several distributions share and that are nobody's module on their own (google,
+    # google.cloud, azure ...): a module in them is one distribution's, named by its dotted name
+    namespaces: frozenset[str]
 
 
 @cache
@@ -354,15 +359,34 @@ def _table() -> _Table:
         for parts in [key.split(".")]
         for i in range(1, len(parts))
     }
+    ambiguous = {str(k): tuple(v) for k, v in data.get("ambiguous", {}).items()}
+    same_name = frozenset(data.get("same_name", ()))
+    below: dict[str, set[str]] = {}  # prefix -> the distributions of the entries under it
+    for key, dist in imports.items():
+        parts = key.split(".")
+        for i in range(1, len(parts)):
+            below.setdefault(".".join(parts[:i]), set()).add(dist)
+    namespaces = {
+        p
+        for p in prefixes
+        if p not in imports
+        and p not in ambiguous
+        and p not in same_name
+        # one distribution's subpackages (`google.cloud.pubsub.v1`) do not make a namespace
+        and (len(below.get(p, ())) >= 2 or "." not in p)
+    }
     return _Table(
         imports=imports,
         alternatives={str(k): tuple(v) for k, v in data.get("alternatives", {}).items()},
-        ambiguous={str(k): tuple(v) for k, v in data.get("ambiguous", {}).items()},
-        same_name=frozenset(data.get("same_name", ())),
+        ambiguous=ambiguous,
+        same_name=same_name,
         generic=frozenset(data.get("generic", ())),
         platform_only={str(k): str(v) for k, v in data.get("platform_only", {}).items()},
+        platform_suffixes={
+            str(k): str(v) for k, v in data.get("platform_only_suffixes", {}).items()
+        },
         prefixes=frozenset(prefixes),
-        namespaces=frozenset(prefixes - set(imports) - set(data.get("ambiguous", {}))),
+        namespaces=frozenset(namespaces),
     )
 
 
@@ -411,6 +435,9 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
     top = parts[0]
     found: Provider | None = None
     known = known_distributions()
+    for suffix, why in t.platform_suffixes.items():
+        if top.endswith(suffix):
+            return Provider(module, None, "unknown", note=why)
     for n in range(len(parts), 0, -1):  # the longest dotted prefix wins: google.protobuf
         prefix = ".".join(parts[:n])
         if prefix in t.platform_only:
@@ -423,36 +450,57 @@ def lookup(module: str, installed: Mapping[str, Sequence[str]] | None = None) ->
         if amb is not None:
             found = Provider(module, None, "ambiguous", amb)
             break
-        if (
-            n >= 2
-            and top in t.namespaces
-            and prefix not in t.prefixes
-            and canonicalize_name(prefix) in known
-        ):
-            # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name
-            found = Provider(module, canonicalize_name(prefix), "name")
-            break
+        if n >= 2 and top in t.namespaces and prefix not in t.namespaces:
+            # google.cloud.aiplatform -> google-cloud-aiplatform: a namespace package's usual name;
+            # google.cloud.pubsub_v1 -> google-cloud-pubsub: a versioned API of that package
+            for name in dict.fromkeys((prefix, _API_VERSION_RE.sub("", prefix))):
+                # inside a namespace several distributions share, its dotted name on PyPI is the
+                # package (google-cloud-vmwareengine), even when it is too new or rare to be known
+                if canonicalize_name(name) in known or on_pypi(canonicalize_name(name)):
+                    found = Provider(module, canonicalize_name(name), "name")
+                    break
+            if found is not None:
+                break
     table_hit = (".".join(parts[:n]), found.distribution) if found and found.distribution else None
     mine = _from_installed(module, installed, table_hit)
     if mine is not None:
         return Provider(module, mine, "installed")
     if found is not None:
         return found
-    if top in t.same_name:
-        return Provider(module, canonicalize_name(top), "name")
     if top in t.namespaces or top in t.generic:
         return Provider(module, None, "unknown")
-    # Named like the module: `earthpy`.
-    for n in range(len(parts), 0, -1):
-        canon = canonicalize_name(".".join(parts[:n]))
-        if canon in known:
-            return Provider(module, canon, "name")
+    # Named like the module: `earthpy`, `RPi.GPIO`, `llama_index.vector_stores.pinecone`.
+    named = _named_like(parts, known)
+    if named is not None:
+        return Provider(module, named, "name")
     # Any name on PyPI: the top-level name first (a dotted name there is more often a stranger's).
     for n in range(1, len(parts) + 1):
         canon = canonicalize_name(".".join(parts[:n]))
         if on_pypi(canon):
             return Provider(module, canon, "pypi-name")
     return Provider(module, None, "unknown")
+
+
+# A dotted name's own distribution (`llama_index.vector_stores.pinecone`) wins over the top-level
+# name's unless that one is this many times more downloaded (`mcp.server` is mcp's, not the little
+# mcp-server distribution's).
+_DOTTED_RANK_RATIO = 10
+
+
+def _named_like(parts: Sequence[str], known: Collection[str]) -> str | None:
+    """The known distribution named like the module: the longest dotted prefix, unless the
+    top-level name's distribution is far more downloaded."""
+    top = canonicalize_name(parts[0])
+    for n in range(len(parts), 0, -1):
+        canon = canonicalize_name(".".join(parts[:n]))
+        if canon not in known:
+            continue
+        if n > 1 and top in known:
+            mine, theirs = download_rank(canon), download_rank(top)
+            if theirs is not None and (mine is None or mine > theirs * _DOTTED_RANK_RATIO):
+                return top
+        return canon
+    return None
 
 
 def distribution_for(module: str, installed: Mapping[str, Sequence[str]] | None = None) -> str:

@@ -33,6 +33,23 @@ def known_distributions() -> frozenset[str]:
 
 
 @cache
+def _ranks() -> dict[str, int]:
+    """Download rank of the distributions known_distributions.txt lists in download order."""
+    text = KNOWN_PATH.read_text(encoding="utf-8")
+    ranked = 0
+    for line in text.splitlines()[:5]:
+        if line.startswith("# ranked:"):
+            ranked = int(line.split(":", 1)[1].split()[0])
+    names = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return {n: i for i, n in enumerate(names[:ranked], start=1)}
+
+
+def download_rank(name: str) -> int | None:
+    """1 for the most downloaded distribution; None for one outside the ranked list."""
+    return _ranks().get(canonicalize_name(name))
+
+
+@cache
 def _bloom() -> tuple[int, int, bytes]:
     data = BLOOM_PATH.read_bytes()
     if not data.startswith(_MAGIC):

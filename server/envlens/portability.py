@@ -13,14 +13,14 @@ from source needs a compiler".
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomlkit
 from packaging.utils import canonicalize_name
@@ -28,6 +28,8 @@ from packaging.utils import canonicalize_name
 from envlens.envs.runner import RunResult
 from envlens.envs.uv import Uv, cause
 from envlens.errors import BadInputError
+from envlens.portability_verdict import Problem, Verdict
+from envlens.requirements import requirement_name
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 
@@ -54,54 +56,6 @@ ALIASES = {
     "win-amd64": "windows-x86_64",
     "win64": "windows-x86_64",
 }
-
-Status = Literal["works", "builds", "fails"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    package: str
-    version: str | None
-    reason: str  # one line, the whole sentence
-    needs_build: bool  # installs only by building from source (a warning, not a failure)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    platform: str  # friendly name, e.g. "linux-aarch64"
-    python: str  # "3.12"
-    status: Status
-    problems: tuple[Problem, ...] = ()
-    packages: dict[str, str] = field(default_factory=dict)  # resolved versions when it resolves
-    log: str = field(default="", repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "fails"
-
-    def lines(self) -> list[str]:
-        head = f"{self.platform}, Python {self.python}: "
-        if self.status == "works":
-            return [head + f"works ({len(self.packages)} packages, all from wheels)"]
-        word = "installs only by building from source" if self.status == "builds" else "fails"
-        return [head + word] + [f"  - {p.reason}" for p in self.problems]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "python": self.python,
-            "status": self.status,
-            "problems": [
-                {
-                    "package": p.package,
-                    "version": p.version,
-                    "reason": p.reason,
-                    "needsBuild": p.needs_build,
-                }
-                for p in self.problems
-            ],
-            "packages": self.packages,
-        }
 
 
 def parse_platforms(names: list[str] | None) -> list[str]:
@@ -157,7 +111,9 @@ def _input_requirements(
 
         text = uv_export(resolution, settings=settings, uv=uv, hashes=False)
         return text, "lock"
-    return "\n".join(resolution.declaration.requirements) + "\n", "declaration"
+    skip = sourced(resolution)  # no index has them; check_settings notes each
+    reqs = [r for r in resolution.declaration.requirements if requirement_name(r) not in skip]
+    return "\n".join(reqs) + "\n", "declaration"
 
 
 _NO_USABLE = re.compile(
@@ -285,20 +241,35 @@ class _Checker:
         return Path(name)
 
 
-# [tool.uv] keys that `uv pip compile` cannot read from a config file (they belong to a project).
-_PROJECT_ONLY = ("sources",)
+def _source_of(entry: Any) -> str:
+    """How a [tool.uv.sources] entry reads in a message: "path ../lib", "git https://...", ..."""
+    first = entry[0] if isinstance(entry, list) and entry else entry
+    if isinstance(first, dict):
+        for key in ("path", "git", "url", "index", "workspace"):
+            if key in first:
+                return f"{key} {first[key]}"
+    return "a source"
+
+
+def sourced(resolution: Resolution) -> dict[str, str]:
+    """Packages the declaration takes from [tool.uv.sources] (canonical name -> where from)."""
+    sources = resolution.declaration.settings().get("sources", {})
+    if not isinstance(sources, dict):
+        return {}
+    return {canonicalize_name(str(n)): _source_of(e) for n, e in sources.items()}
 
 
 def check_settings(resolution: Resolution) -> tuple[dict[str, Any], list[str]]:
-    """The declaration's [tool.uv] settings the check hands uv, and a note for each it cannot."""
+    """The declaration's [tool.uv] settings the check hands uv, and a note for each package it
+    leaves out: `uv pip compile` has no per-package sources (they belong to a project), so a
+    package from a path, git, URL or a named index is checked only where it is built."""
     settings = resolution.declaration.settings()
     notes = [
-        f"[tool.uv] {key} is not part of the check: uv resolves it only when it builds the "
-        "environment, so packages from it are checked as they are built there"
-        for key in _PROJECT_ONLY
-        if key in settings
+        f"{name} comes from {where} ([tool.uv.sources]): not part of this check; it is built "
+        "where the environment is built"
+        for name, where in sorted(sourced(resolution).items())
     ]
-    return {k: v for k, v in settings.items() if k not in _PROJECT_ONLY}, notes
+    return {k: v for k, v in settings.items() if k != "sources"}, notes
 
 
 def _versions(stdout: str) -> dict[str, str]:
@@ -329,7 +300,7 @@ def check(
             hint="Declare the dependencies in a '# /// script' block",
         )
     reqs, _source = _input_requirements(resolution, settings, uv)
-    uv_settings, _notes = check_settings(resolution)
+    uv_settings, notes = check_settings(resolution)
     anchor = resolution.declaration.anchor
     with tempfile.TemporaryDirectory(prefix="envlens-check-") as tmp:
         checker = _Checker(uv, reqs, Path(tmp), uv_settings, Path(anchor) if anchor else Path(tmp))
@@ -355,7 +326,7 @@ def check(
                 verdicts.append(Verdict(*combo, "works", (), _versions(res.stdout), res.log()))
                 continue
             verdicts.append(_explain(checker, combo, res))
-    return verdicts
+    return [dataclasses.replace(v, notes=tuple(notes)) for v in verdicts]
 
 
 def _excluded_by_declaration(resolution: Resolution, python: str) -> str | None:

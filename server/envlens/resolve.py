@@ -15,7 +15,7 @@ from envlens.fileio import read_text
 from envlens.requirements import normalise_requirements
 from envlens.settings import Settings
 from envlens.sources import pep723
-from envlens.sources.conda_lockfile import CONDA_KINDS, read_conda_lock_text
+from envlens.sources.conda_lockfile import read_conda_lock_text
 from envlens.sources.declaration import Declaration
 from envlens.sources.lockfile import lock_hash, read_lock_text
 from envlens.sources.notebook import Notebook, load_notebook
@@ -141,7 +141,7 @@ def resolve(
     runtime, decl, nb = declaration_for(path, text=text, notebook=notebook)
     if decl.kind == "none" and runtime == "python":
         decl = default_declaration(settings)
-    if decl.kind in CONDA_KINDS:  # a conda lock (rattler's format) beside the file or inside
+    if decl.conda:  # a conda lock (rattler's format) beside the file or inside
         lock_text = read_conda_lock_text(decl, nb)
     else:
         lock_text = read_lock_text(path, nb) if decl.inline else None

@@ -29,8 +29,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from envlens import paths, surface
-from envlens.errors import EnvlensError, TrustKeyError, UntrustedError
-from envlens.fileio import FileAccessError, atomic_write_text, read_text
+from envlens.errors import EnvlensError, FileAccessError, TrustKeyError, UntrustedError
+from envlens.fileio import atomic_write_text, read_text
 from envlens.names import known_distributions, on_pypi
 from envlens.resolve import Resolution, resolve, spec_for
 from envlens.sources.notebook import (
@@ -49,7 +49,6 @@ KEY_BYTES = 32
 TRUST_ENV = "ENVLENS_TRUST"
 POPULAR_PATH = Path(__file__).parent / "data" / "popular_packages.txt"
 # Declarations read from project files are the user's own (see docs/trust.md).
-PROJECT_KINDS = ("pyproject", "uv-project", "pixi", "environment-yml")
 
 FlagKind = Literal["typo", "unknown", "new", "source"]
 Status = Literal[
@@ -533,7 +532,7 @@ def trust_state(
     shown, names, flags = _names(res)
     if with_flags:
         flags = flags + package_flags(names)
-    if kind in PROJECT_KINDS:
+    if res.declaration.from_project:
         where = res.declaration.path or res.path
         return TrustState(
             True, f"declared by a project file in your workspace ({where})", shown, flags, "project"
@@ -600,7 +599,7 @@ def approve(
     """
     _, names, _ = _names(res)
     kind = res.declaration.kind
-    if kind != "none" and kind not in PROJECT_KINDS:
+    if kind != "none" and not res.declaration.from_project:
         signature = sign(res)
         _record(res.path, signature)
         if write_file and res.path.suffix == ".ipynb" and res.path.exists():

@@ -235,7 +235,7 @@ def cpu_per_change(script: str, cells: list[str], n: int) -> dict[str, float]:
     pygls applying the change plus envlens's analysis of the document."""
     from pygls.workspace import TextDocument
 
-    from envlens.lsp.analysis import CellText, Snapshot, analyse
+    from envlens.analysis import CellText, Snapshot, analyse
 
     tmp = Path(tempfile.mkdtemp(prefix="envlens-bench-cpu-"))
     doc = TextDocument((tmp / "s.py").as_uri(), script)

@@ -37,6 +37,7 @@ class Recorder:
         self.applied_edits: list[types.WorkspaceEdit] = []
         self.notebook_edits: list[dict[str, Any]] = []
         self.lens_refreshes = 0
+        self.declaration_changes: list[dict[str, Any]] = []
         self.editors: dict[str, Editor] = {}
         self.notebooks: dict[str, Notebook] = {}
 
@@ -83,6 +84,10 @@ async def start_client(
         if nb is not None:
             nb.apply_operations(data["edits"])
         return {"applied": True}
+
+    @client.feature("envlens/declarationChanged")
+    def declaration_changed(params: Any) -> None:
+        rec.declaration_changes.append(plain(params))
 
     @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
     def refresh(params: Any) -> None:
@@ -156,9 +161,11 @@ class Notebook:
         path: Path,
         cells: list[tuple[str, str]],
         metadata: dict[str, Any] | None = None,
+        uri: str
+        | None = None,  # an untitled notebook's ("untitled:Untitled-1.ipynb?jupyter-notebook")
     ) -> None:
         self.client, self.rec, self.path = client, rec, path
-        self.uri = path.as_uri()
+        self.uri = uri or path.as_uri()
         self.version = 1
         self.metadata = metadata or {}
         self._n = 0

@@ -191,3 +191,24 @@ async def test_invalid_notebook_metadata_is_an_error_not_a_crash(
     ok = Notebook(client, rec, tmp_path / "ok.ipynb", cells())
     await wait_for(lambda: client.diagnostics.get(ok.cell_uris[5]), what="the server still answers")
     ok.close()
+
+
+async def test_typing_a_dependency_announces_the_new_environment(
+    session: tuple[LanguageClient, Recorder], tmp_path: Path
+) -> None:
+    """The editor's kernel label follows `envlens/declarationChanged`: sent once the server has the
+    edit, with the key a resolve then answers (no polling, no stale label)."""
+    client, rec = session
+    nb = Notebook(client, rec, tmp_path / "typed.ipynb", [("code", "import os")])
+    first = await wait_for(
+        lambda: [c for c in rec.declaration_changes if c["uri"] == nb.uri], what="first key"
+    )
+    nb.set_cell(0, DECL.replace("pandas", "tinybeta") + "\nimport tinybeta")
+    changes = await wait_for(
+        lambda: [c for c in rec.declaration_changes if c["uri"] == nb.uri][len(first) :],
+        what="the new key",
+    )
+    resolved = await request(client, "envlens/resolve", {"uri": nb.uri})
+    assert resolved["declared"] == ["tinybeta"]
+    assert changes[-1]["key"] == resolved["key"] != first[-1]["key"]
+    nb.close()

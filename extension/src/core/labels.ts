@@ -30,7 +30,25 @@ export function dependencySummary(names: readonly string[], max = 3): string {
   return `${unique.slice(0, max).join(", ")} +${unique.length - max} more`;
 }
 
-/** "envlens: numpy, pandas (Python 3.12)" */
+/** At most this many characters of dependency names in the kernel label: the notebook toolbar must
+ * keep room for Restart and Interrupt (the full list is in the controller's detail). */
+export const LABEL_DEPENDENCY_CHARS = 24;
+
+/** Names that fit in `chars`, then "+N": "numpy, pandas +3". */
+export function shortDependencySummary(names: readonly string[], chars = LABEL_DEPENDENCY_CHARS): string {
+  const unique = [...new Set(names.map(requirementName))];
+  if (unique.length === 0) return "no dependencies";
+  const shown: string[] = [];
+  for (const n of unique) {
+    const next = [...shown, n].join(", ");
+    if (shown.length > 0 && next.length > chars) break;
+    shown.push(n.length > chars ? `${n.slice(0, chars - 1)}…` : n);
+  }
+  const rest = unique.length - shown.length;
+  return rest > 0 ? `${shown.join(", ")} +${rest}` : shown.join(", ");
+}
+
+/** "envlens: numpy, pandas (Python 3.12)": short, the details in `controllerDetail`. */
 export function controllerLabel(
   res: Pick<ResolveResult, "declared" | "requirements" | "requiresPython" | "source"> | undefined,
   pythonVersion?: string | null,
@@ -39,10 +57,23 @@ export function controllerLabel(
   const py = shortPython(pythonVersion, res.requiresPython);
   const suffix = py ? ` (Python ${py})` : "";
   if (res.source.kind === "pyproject" || res.source.kind === "uv-project") {
-    return `envlens: ${res.source.label}${suffix}`;
+    const label = res.source.label.length > LABEL_DEPENDENCY_CHARS ? `${res.source.label.slice(0, LABEL_DEPENDENCY_CHARS - 1)}…` : res.source.label;
+    return `envlens: ${label}${suffix}`;
   }
   const names = res.declared.length > 0 ? res.declared : res.requirements;
-  return `envlens: ${dependencySummary(names)}${suffix}`;
+  return `envlens: ${shortDependencySummary(names)}${suffix}`;
+}
+
+/** The kernel picker's detail line: every dependency, where they come from, the environment. */
+export function controllerDetail(
+  res: Pick<ResolveResult, "declared" | "requirements" | "source" | "key">,
+  pythonVersion?: string | null,
+  kernelKey?: string,
+): string {
+  const names = res.declared.length > 0 ? res.declared : res.requirements;
+  const py = pythonVersion ? `Python ${pythonVersion} · ` : "";
+  const behind = kernelKey && kernelKey !== res.key ? ` · the running kernel uses ${kernelKey.slice(0, 8)} until it is updated` : "";
+  return `${py}${names.length ? names.join(", ") : "no dependencies"} · from ${res.source.label} · env ${res.key.slice(0, 8)}${behind}`;
 }
 
 export function controllerDescription(res: Pick<ResolveResult, "source" | "key"> | undefined): string {

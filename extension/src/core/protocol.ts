@@ -180,6 +180,29 @@ export interface KernelOutputNotification {
   output: NbOutput;
 }
 
+export interface KernelUpdateResult {
+  status: "current" | "added" | "restart";
+  key: string;
+  newKey: string;
+  added: string[];
+  reason: string;
+}
+
+export interface KernelInputRequest {
+  sessionId: string;
+  executionId: string;
+  prompt: string;
+  password: boolean;
+}
+
+/** envlens/kernel/pipCell: a cell's `%pip install` lines (server/envlens/kernels/pipmagic.py). */
+export interface PipCell {
+  requirements: string[];
+  problems: string[];
+  remaining: string;
+  lines: string[];
+}
+
 export interface InstallAndRerunResult {
   ok?: boolean;
   distribution: string;
@@ -194,11 +217,23 @@ export const Methods = {
   kernelRestart: "envlens/kernel/restart",
   kernelShutdown: "envlens/kernel/shutdown",
   kernelOutput: "envlens/kernel/output",
+  kernelUpdate: "envlens/kernel/update",
+  kernelInput: "envlens/kernel/input",
+  kernelPipCell: "envlens/kernel/pipCell",
+  kernelComm: "envlens/kernel/comm",
+  kernelCommSend: "envlens/kernel/commSend",
+  declarationChanged: "envlens/declarationChanged",
   history: "envlens/history",
   historyLog: "envlens/historyLog",
   jobs: "envlens/jobs",
   jobLog: "envlens/jobLog",
 } as const;
+
+/** The sidecar has read an edit that changes a document's environment (its key). */
+export interface DeclarationChangedNotification {
+  uri: string;
+  key: string | null;
+}
 
 // Server-side commands (workspace/executeCommand); the client's own palette commands have other ids
 // so that vscode-languageclient can register these without a clash.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -24,6 +25,9 @@ tiny.mkdir(parents=True, exist_ok=True)
 conftest.make_wheel(tiny, "tinyalpha", "1.0", {"tinyalpha": "__version__ = '1.0'\n"})
 conftest.make_wheel(tiny, "tinybeta", "1.0", {"tinybeta": "__version__ = '1.0'\n"})
 conftest.make_wheel(tiny, "tinyimg", "1.0", {"timg": "__version__ = '1.0'\n"})
+# Two versions: changing the pin cannot reach a running kernel in place (the restart question).
+conftest.make_wheel(tiny, "tinydelta", "1.0", {"tinydelta": "__version__ = '1.0'\n"})
+conftest.make_wheel(tiny, "tinydelta", "2.0", {"tinydelta": "__version__ = '2.0'\n"})
 # A look-alike of a popular name ("requests"): the trust dialog must flag it.
 conftest.make_wheel(tiny, "reqeusts", "1.0", {"reqeusts": "__version__ = '1.0'\n"})
 
@@ -91,12 +95,43 @@ def foreign_notebook(path: Path) -> dict[str, str]:
     return {"path": str(path), "envDir": str(res.env_dir), "signature": signature}
 
 
+# The real widget libraries from PyPI (the widget tests need the real thing): downloaded once per
+# machine into the dev cache, then installed offline like the tiny wheels.
+WIDGET_PACKAGES = ("ipywidgets", "tqdm", "anywidget")
+
+
+def widget_wheels() -> Path:
+    target = conftest.DEV_CACHE / f"widget-wheels-{'-'.join(WIDGET_PACKAGES)}"
+    done = target / ".complete"
+    if done.exists():
+        return target
+    conftest.DEV_CACHE.mkdir(parents=True, exist_ok=True)
+    with conftest.FileLock(str(target) + ".lock"):
+        if done.exists():
+            return target
+        target.mkdir(exist_ok=True)
+        for version in conftest.WHEELHOUSE_PYTHONS:
+            proc = subprocess.run(
+                [conftest._uv(), "tool", "run", "--from", "pip", "pip", "download", "--quiet",
+                 "--disable-pip-version-check", "--only-binary=:all:", "--python-version", version,
+                 "--dest", str(target), *WIDGET_PACKAGES],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                raise RuntimeError(
+                    f"downloading {WIDGET_PACKAGES} failed:\n{proc.stdout}{proc.stderr}"
+                )
+        done.write_text("ok\n")
+    return target
+
+
 foreign = foreign_notebook(work / "workspace" / "foreign.ipynb")
 print(
     json.dumps(
         {
             "wheelhouse": str(conftest.ensure_wheelhouse()),
             "tinyIndex": str(tiny),
+            "widgetWheels": str(widget_wheels()) if "--widgets" in sys.argv else None,
             "emptyIndex": empty.as_uri(),
             "foreign": foreign,
         }

@@ -75,6 +75,8 @@ export class CodeServer {
           "security.workspace.trust.enabled": this.workspaceTrust,
           "files.autoSave": "off",
           "notebook.confirmDeleteRunningCell": false,
+          // ENVLENS_E2E_TRACE=1: the LSP traffic in the envlens log (vscode-languageclient reads it).
+          ...(process.env.ENVLENS_E2E_TRACE ? { "envlens.trace.server": "verbose" } : {}),
           ...settings,
         },
         null,
@@ -106,6 +108,8 @@ export class CodeServer {
         "--disable-update-check",
         ...(this.workspaceTrust ? [] : ["--disable-workspace-trust"]),
         "--disable-getting-started-override",
+        // ENVLENS_E2E_TRACE=1: log level trace, so the LSP traffic reaches the envlens log.
+        ...(process.env.ENVLENS_E2E_TRACE ? ["--log", "trace"] : []),
         "--user-data-dir", this.dirs["user-data"],
         "--extensions-dir", this.dirs.extensions,
         this.workspace,
@@ -130,9 +134,41 @@ export class CodeServer {
     this.page = await this.browser.newPage({ viewport: { width: 1500, height: 950 } });
     this.consoleErrors = [];
     this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
-    await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`);
+    await this.page.goto(`http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`, { timeout: 180_000 });
     await this.page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
     await this.page.locator(".statusbar").waitFor({ timeout: 60_000 });
+    // Under heavy load the remote extension host can take longer to start than the workbench waits
+    // for its handshake: the window then runs with no extension at all. Reload it, as a user would.
+    for (let attempt = 1; !(await this.extensionHostReady(180_000)); attempt++) {
+      if (attempt === 3) throw new Error("the extension host did not activate its extensions in three attempts (see vscode-logs/)");
+      console.log(`the extension host did not come up (attempt ${attempt}): reloading the window`);
+      await this.page.reload({ timeout: 180_000 });
+      await this.page.locator(".statusbar").waitFor({ timeout: 60_000 });
+    }
+  }
+
+  /** The newest extension host of this window has activated its eager extensions (its log says so). */
+  async extensionHostReady(timeoutMs) {
+    const logs = path.join(this.dirs["user-data"], "logs");
+    const before = new Set(this.extensionHostLogs(logs));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const all = this.extensionHostLogs(logs);
+      // The newest log (a reload starts exthost2, ...), or any when the first one is still to come.
+      const newest = all.filter((f) => !before.has(f)).pop() ?? all.pop();
+      if (newest && fs.readFileSync(newest, "utf8").includes("Eager extensions activated")) return true;
+      await sleep(1000);
+    }
+    return false;
+  }
+
+  extensionHostLogs(logs) {
+    if (!fs.existsSync(logs)) return [];
+    return fs
+      .readdirSync(logs, { recursive: true })
+      .filter((f) => /exthost\d+[/]remoteexthost\.log$/.test(f))
+      .map((f) => path.join(logs, f))
+      .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
   }
 
   async shot(name) {
@@ -148,7 +184,8 @@ export class CodeServer {
     const input = page.locator(".quick-input-widget input");
     await input.waitFor();
     await input.fill(fileName);
-    await page.locator(".quick-input-list .monaco-list-row", { hasText: fileName }).first().waitFor({ timeout: 30_000 });
+    // File search runs in the remote agent: slow under load.
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: fileName }).first().waitFor({ timeout: 90_000 });
     await page.keyboard.press("Enter");
   }
 
@@ -260,6 +297,53 @@ export class CodeServer {
     throw new Error(`text ${pattern} did not appear within ${timeoutMs / 1000} s`);
   }
 
+  /** The first frame (notebook outputs live in webview iframes) with an element for `selector`. */
+  async frameWith(selector, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const frame of this.page.frames()) {
+        try {
+          if ((await frame.locator(selector).count()) > 0) return frame;
+        } catch {
+          // a frame that went away
+        }
+      }
+      await sleep(300);
+    }
+    throw new Error(`no frame shows ${selector} within ${timeoutMs / 1000} s`);
+  }
+
+  /** The notebook cell whose text matches (visible editor); `run()` clicks its Execute Cell button. */
+  cell(text) {
+    const row = this.page.locator(".monaco-list-row.code-cell-row:visible", { hasText: text }).first();
+    return {
+      row,
+      status: (label) => row.locator(".cell-status-item", { hasText: label }),
+      run: async () => {
+        await row.hover();
+        await row.locator(".run-button-container .action-label").first().click();
+      },
+      /** Replaces the cell's text (insertText: no auto-closed brackets or quotes). */
+      setText: async (value) => {
+        await row.locator(".monaco-editor .view-lines").first().click();
+        await this.page.keyboard.press("Control+A");
+        await this.page.keyboard.insertText(value);
+      },
+    };
+  }
+
+  /** A modal dialog whose text matches; clicks `button` when given. */
+  async answerDialog(textPattern, button, timeoutMs = 60_000) {
+    const dialog = this.page.locator(".monaco-dialog-box", { hasText: textPattern });
+    await dialog.waitFor({ timeout: timeoutMs });
+    const text = await dialog.innerText();
+    if (button) {
+      await dialog.locator(".monaco-button", { hasText: button }).first().click();
+      await dialog.waitFor({ state: "hidden", timeout: 10_000 });
+    }
+    return text;
+  }
+
   async stop() {
     try {
       await this.browser?.close();
@@ -290,6 +374,7 @@ export class CodeServer {
       }
     }
     if (this.log) fs.closeSync(this.log);
+    if (this.consoleErrors?.length) fs.writeFileSync(path.join(ARTIFACTS, `browser-console${this.name ? `-${this.name}` : ""}.log`), this.consoleErrors.join("\n"));
     // VS Code's logs, among them the envlens output channel (exthost/output_logging_*/N-envlens.log).
     const logs = path.join(this.dirs["user-data"], "logs");
     if (fs.existsSync(logs)) fs.cpSync(logs, path.join(ARTIFACTS, `vscode-logs${this.name ? `-${this.name}` : ""}`), { recursive: true });

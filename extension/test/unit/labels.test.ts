@@ -2,7 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   canonicalName,
+  controllerDetail,
   controllerLabel,
+  shortDependencySummary,
   envState,
   operationLabel,
   requirementName,
@@ -41,15 +43,24 @@ test("before the environment is built, requires-python gives the version", () =>
   assert.equal(controllerLabel(res({ declared: ["numpy"] }), null), "envlens: numpy");
 });
 
-test("many packages are summarised, none is said", () => {
-  assert.equal(controllerLabel(res({ declared: ["a", "b", "c", "d", "e"] }), "3.11.7"), "envlens: a, b, c +2 more (Python 3.11)");
+test("many packages are summarised in a short label (room for Restart and Interrupt), none is said", () => {
+  assert.equal(controllerLabel(res({ declared: ["a", "b", "c", "d", "e"] }), "3.11.7"), "envlens: a, b, c, d, e (Python 3.11)");
+  const many = ["numpy", "pandas", "matplotlib", "scikit-learn", "seaborn"];
+  const label = controllerLabel(res({ declared: many }), "3.13.1");
+  assert.equal(label, "envlens: numpy, pandas +3 (Python 3.13)");
+  assert.ok(label.length <= 45, label);
+  assert.equal(shortDependencySummary(["a-very-long-distribution-name-indeed"]), "a-very-long-distributio…");
+  assert.equal(
+    controllerDetail(res({ declared: many }), "3.13.1", "fedcba9876543210"),
+    "Python 3.13.1 · numpy, pandas, matplotlib, scikit-learn, seaborn · from PEP 723 block in cell 1 · env 01234567 · the running kernel uses fedcba98 until it is updated",
+  );
   assert.equal(controllerLabel(res({}), "3.12.0"), "envlens: no dependencies (Python 3.12)");
   assert.equal(controllerLabel(undefined), "envlens");
 });
 
 test("a project declaration is named by its source", () => {
   const r = res({ source: { kind: "uv-project", label: "pyproject.toml (uv project)", path: "/w/pyproject.toml", cell: null, startLine: null, endLine: null } });
-  assert.equal(controllerLabel(r, "3.12.1"), "envlens: pyproject.toml (uv project) (Python 3.12)");
+  assert.equal(controllerLabel(r, "3.12.1"), "envlens: pyproject.toml (uv proj… (Python 3.12)");
 });
 
 test("requirement names and canonical names", () => {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -17,25 +16,42 @@ import sys
 from collections.abc import Sequence
 
 from envlens import __version__
+from envlens.cli import (
+    convert_cmd,
+    declare_cmd,
+    edit_cmd,
+    envs_cmd,
+    export_cmd,
+    history_cmd,
+    install_cmd,
+    lock_cmd,
+    matrix_cmd,
+    resolve_cmd,
+    run_cmd,
+    serve_cmd,
+    slurm_cmd,
+    trust_cmd,
+)
 from envlens.errors import EnvlensError
 from envlens.fileio import os_error
 
-# One module per command family; each defines register(subparsers) and sets `func` on its parser.
-COMMAND_MODULES = (
-    "envlens.cli.resolve_cmd",
-    "envlens.cli.edit_cmd",
-    "envlens.cli.declare_cmd",
-    "envlens.cli.install_cmd",
-    "envlens.cli.envs_cmd",
-    "envlens.cli.history_cmd",
-    "envlens.cli.run_cmd",
-    "envlens.cli.serve_cmd",
-    "envlens.cli.trust_cmd",
-    "envlens.cli.lock_cmd",
-    "envlens.cli.export_cmd",
-    "envlens.cli.convert_cmd",
-    "envlens.cli.matrix_cmd",
-    "envlens.cli.slurm_cmd",
+# One module per command family, in the order `envlens --help` lists them; each defines
+# register(subparsers) and sets `func` on its parser.
+COMMANDS = (
+    resolve_cmd,
+    edit_cmd,
+    declare_cmd,
+    install_cmd,
+    envs_cmd,
+    history_cmd,
+    run_cmd,
+    serve_cmd,
+    trust_cmd,
+    lock_cmd,
+    export_cmd,
+    convert_cmd,
+    matrix_cmd,
+    slurm_cmd,
 )
 
 
@@ -47,14 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"envlens {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is done to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command not written yet
-                continue
-            raise
-        module.register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

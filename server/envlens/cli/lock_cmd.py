@@ -115,6 +115,8 @@ def check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([v.to_json() for v in verdicts], indent=2))
     else:
+        for note in verdicts[0].notes if verdicts else ():
+            print(f"note: {note}", file=sys.stderr)
         for v in verdicts:
             print("\n".join(v.lines()))
     return 0 if all(v.ok for v in verdicts) else 1

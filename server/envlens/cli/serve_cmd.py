@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
+
+from envlens.errors import BadInputError, ToolUnavailableError
 
 
 def register(sub: Any) -> None:
@@ -20,8 +23,10 @@ def register(sub: Any) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     from envlens import surface
-    from envlens.lsp.server import LspLogHandler, create_server
+    from envlens.lsp.app import create_server
+    from envlens.lsp.server import LspLogHandler
 
+    _listen_for_debugger()
     surface.use("editor")  # messages now name editor actions ("Show Logs"), not commands
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the JSON-RPC stream
@@ -32,3 +37,22 @@ def serve(args: argparse.Namespace) -> int:
     logging.getLogger("pygls").setLevel(logging.WARNING)
     server.start_io(stdin, stdout)
     return 0
+
+
+def _listen_for_debugger() -> None:
+    """ENVLENS_DEBUGPY=PORT (set by .vscode/launch.json): a Python debugger can attach to the
+    sidecar on 127.0.0.1:PORT. Development only; a port that cannot be used stops the start."""
+    port = os.environ.get("ENVLENS_DEBUGPY")
+    if not port:
+        return
+    try:
+        import debugpy
+    except ImportError:
+        raise ToolUnavailableError(
+            "ENVLENS_DEBUGPY is set but debugpy is not installed in the sidecar's environment",
+            hint="Run the sidecar from the repository's .venv (bash scripts/bootstrap.sh)",
+        ) from None
+    if not port.isdigit():
+        raise BadInputError(f"ENVLENS_DEBUGPY must be a port number, not {port!r}")
+    debugpy.listen(("127.0.0.1", int(port)))
+    print(f"envlens: a debugger can attach to the sidecar on 127.0.0.1:{port}", file=sys.stderr)

@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from envlens import trust
 from envlens.envs.conda_rattler import DEFAULT_CHANNELS
 from envlens.errors import UntrustedError
@@ -32,16 +30,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _name(req: str) -> str:
-    """The canonical distribution name at the start of a normalised requirement or conda spec."""
-    end = len(req)
-    for i, ch in enumerate(req):
-        if not (ch.isalnum() or ch in "-_."):
-            end = i
-            break
-    return canonicalize_name(req[:end])
-
-
 def describe(
     path: Path, state: trust.TrustState, where: str, channels: tuple[str, ...] = ()
 ) -> str:
@@ -53,11 +41,11 @@ def describe(
     if state.packages:
         lines.append("  would install:")
     for pkg in state.packages:
-        flags = [f for f in state.flags if f.package == _name(pkg)]
+        flags = [f for f in state.flags if f.package == trust.requirement_name(pkg)]
         mark = "!" if any(f.kind != "new" for f in flags) else " "
         notes = "; ".join(f.detail for f in flags)
         lines.append(f"   {mark} {pkg}" + (f"    ({notes})" if notes else ""))
-    shown = {_name(pkg) for pkg in state.packages}
+    shown = {trust.requirement_name(pkg) for pkg in state.packages}
     # Sources of packages the declaration does not name itself (a dependency's dependency).
     lines.extend(
         f"   ! {f.package} {f.detail}"

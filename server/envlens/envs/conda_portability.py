@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from envlens.envs import conda_lock, conda_rattler
 from envlens.errors import EnvlensError
-from envlens.portability import Problem, Verdict
+from envlens.portability_verdict import Problem, Verdict
 from envlens.resolve import Resolution
 
 # envlens's platform names -> conda subdirs (musl Linux has no conda platform).

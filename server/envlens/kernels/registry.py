@@ -16,11 +16,32 @@ from pathlib import Path
 from typing import Any
 
 from envlens.errors import KernelError
+from envlens.kernels.hotadd import plan_hot_add
 from envlens.kernels.launch import KernelTarget, Progress, kernel_target
-from envlens.kernels.session import ExecutionResult, KernelSession, OutputCallback
-from envlens.resolve import resolve
+from envlens.kernels.session import ExecutionResult, InputCallback, KernelSession, OutputCallback
+from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
 from envlens.sources.notebook import Notebook
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """`envlens/kernel/update`: what happened to a running kernel after its declaration changed."""
+
+    status: str  # "current" | "added" | "restart"
+    key: str  # the environment the kernel uses now
+    new_key: str  # the declaration's environment
+    added: tuple[str, ...] = ()  # "name version" of the distributions the kernel took
+    reason: str = ""  # status "restart": why it cannot be done in place
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "key": self.key,
+            "newKey": self.new_key,
+            "added": list(self.added),
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -102,8 +123,58 @@ class KernelRegistry:
         *,
         on_output: OutputCallback | None = None,
         cell: int | None = None,
+        on_input: InputCallback | None = None,
     ) -> ExecutionResult:
-        return await self.get(session_id).session.execute(code, on_output=on_output, cell=cell)
+        return await self.get(session_id).session.execute(
+            code, on_output=on_output, cell=cell, on_input=on_input
+        )
+
+    async def update(
+        self,
+        session_id: str,
+        res: Resolution,
+        *,
+        settings: Settings | None = None,
+        progress: Progress | None = None,
+    ) -> UpdateResult:
+        """Bring the kernel to the declaration `res`: build its environment if needed, then add its
+        packages to the running kernel when nothing installed changes (envlens.kernels.hotadd), or
+        say why a restart is needed. After an in-place update the kernel counts as running in the
+        new environment (its restarts start there)."""
+        managed = self.get(session_id)
+        settings = settings or Settings.from_env()
+        if res.key == managed.target.key:
+            return UpdateResult("current", managed.target.key, res.key)
+        target = await asyncio.to_thread(kernel_target, res, settings=settings, progress=progress)
+        old_env = managed.target.env_dir
+        if target.runtime != "python" or old_env is None or target.env_dir is None:
+            return UpdateResult(
+                "restart",
+                managed.target.key,
+                target.key,
+                reason="the kernel is not a Python kernel",
+            )
+        plan = await asyncio.to_thread(plan_hot_add, old_env, target.env_dir)
+        if not plan.possible:
+            return UpdateResult("restart", managed.target.key, target.key, reason=plan.reason)
+        result = await managed.session.execute(plan.kernel_code(), silent=True)
+        if result.status != "ok":
+            error = (result.error or {}).get("evalue", "") or result.status
+            return UpdateResult(
+                "restart",
+                managed.target.key,
+                target.key,
+                reason=f"the kernel could not take the new packages ({error})",
+            )
+        managed.target = target
+        managed.session.argv = list(target.argv)
+        managed.session.extra_env = dict(target.env)
+        return UpdateResult(
+            "added",
+            target.key,
+            target.key,
+            added=tuple(f"{d.name} {d.version}" for d in plan.added),
+        )
 
     async def interrupt(self, session_id: str) -> None:
         await self.get(session_id).session.interrupt()

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -45,11 +45,14 @@ from jupyter_client.connect import write_connection_file
 from nbformat.v4 import output_from_msg
 
 from envlens.errors import KernelError
+from envlens.kernels.comms import CommRouter, to_wire
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
 OutputCallback = Callable[[Json], None]
+# input() / getpass() in a cell: (prompt, password) -> the answer, or None to interrupt the cell.
+InputCallback = Callable[[str, bool], Awaitable[str | None]]
 Status = Literal["ok", "error", "aborted"]
 
 # Unix socket paths are limited to 107 bytes; `<dir>/k-<port>` must fit.
@@ -244,6 +247,12 @@ class KernelSession:
         self._generation = 0  # bumped by restart and shutdown, so a waiting execute knows
         self._closed = False
         self.current_cell: int | None = None
+        # One reader of the kernel's sockets (the pump) hands messages to the execution that waits
+        # for them, and widget messages to `comm_listener` (envlens.kernels.comms decides which).
+        self.comm_listener: Callable[[Json], None] | None = None
+        self.comms = CommRouter()
+        self._pump_task: asyncio.Task[None] | None = None
+        self._waiting: dict[str, asyncio.Queue[tuple[str, Json]]] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -311,10 +320,13 @@ class KernelSession:
                 ) from None
         self._connect()
         try:
-            return await self._wait_ready(timeout)
+            reply = await self._wait_ready(timeout)
         except BaseException:
             await self._kill()
             raise
+        self.comms.reset()
+        self._pump_task = asyncio.get_running_loop().create_task(self._pump(self._require_client()))
+        return reply
 
     def _connect(self) -> None:
         self._context = zmq.asyncio.Context()
@@ -323,10 +335,13 @@ class KernelSession:
         self._context.setsockopt(zmq.RECONNECT_IVL_MAX, 500)
         client = AsyncKernelClient(context=self._context)
         client.load_connection_info(self.connection_info)  # type: ignore[arg-type]
-        client.start_channels(hb=False, stdin=False)
+        client.start_channels(hb=False, stdin=True)
         self._client = client
 
     def _disconnect(self) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            self._pump_task = None
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.stop_channels()
@@ -423,9 +438,13 @@ class KernelSession:
         on_output: OutputCallback | None = None,
         cell: int | None = None,
         timeout: float | None = None,
+        on_input: InputCallback | None = None,
+        silent: bool = False,
     ) -> ExecutionResult:
         """Run `code`; outputs stream to `on_output` as they arrive. `cell` (1-based) is for messages.
 
+        `on_input` answers input()/getpass() (without it the kernel raises StdinNotImplementedError,
+        as headless runs want). `silent`: envlens's own code (no history, no execution count).
         On `timeout` the kernel is interrupted and the result is marked `timed_out`. If the kernel is
         restarted or shut down meanwhile the result is "aborted"; if it dies, KernelError.
         """
@@ -433,66 +452,133 @@ class KernelSession:
             generation = self._generation
             self.current_cell = cell
             try:
-                return await self._execute(code, on_output, timeout, generation)
+                return await self._execute(code, on_output, timeout, generation, on_input, silent)
             finally:
                 self.current_cell = None
 
+    async def _pump(self, client: AsyncKernelClient) -> None:
+        """Reads shell, iopub and stdin for as long as this kernel process is connected."""
+        channels = {
+            "shell": client.shell_channel,
+            "iopub": client.iopub_channel,
+            "stdin": client.stdin_channel,
+        }
+        poller = zmq.asyncio.Poller()
+        by_socket = {}
+        for name, channel in channels.items():
+            poller.register(channel.socket, zmq.POLLIN)
+            by_socket[channel.socket] = (name, channel)
+        try:
+            while True:
+                for sock, _ in await poller.poll(1000):
+                    name, channel = by_socket[sock]
+                    while True:
+                        try:
+                            msg = await channel.get_msg(timeout=0)
+                        except Empty:
+                            break
+                        self._dispatch(name, msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a closed socket at restart/shutdown; executions notice the death
+            log.debug("kernel message pump for %s stopped", self.label, exc_info=True)
+
+    def _dispatch(self, channel: str, msg: Json) -> None:
+        parent = (msg.get("parent_header") or {}).get("msg_id")
+        if channel == "iopub" and self.comms.route(msg) != "other":
+            # Widgets' own messages (comms, a captured output): not the running cell's.
+            if self.comm_listener is not None:
+                try:
+                    self.comm_listener(to_wire(msg))
+                except Exception:
+                    log.exception("relaying a widget message failed")
+            return
+        queue = self._waiting.get(parent) if parent else None
+        if queue is not None:
+            queue.put_nowait((channel, msg))
+
     async def _execute(
-        self, code: str, on_output: OutputCallback | None, timeout: float | None, generation: int
+        self,
+        code: str,
+        on_output: OutputCallback | None,
+        timeout: float | None,
+        generation: int,
+        on_input: InputCallback | None,
+        silent: bool,
     ) -> ExecutionResult:
         client = self._require_client()
         if not self.is_alive():
             raise self._died_error(during="before the cell ran")
         collector = OutputCollector(on_output)
-        msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=True)
-        poller = zmq.asyncio.Poller()
-        poller.register(client.shell_channel.socket, zmq.POLLIN)
-        poller.register(client.iopub_channel.socket, zmq.POLLIN)
+        msg_id = client.execute(
+            code,
+            silent=silent,
+            store_history=not silent,
+            allow_stdin=on_input is not None,
+            stop_on_error=not silent,
+        )
+        queue: asyncio.Queue[tuple[str, Json]] = asyncio.Queue()
+        self._waiting[msg_id] = queue  # no await since execute(): nothing can be missed
         deadline = time.monotonic() + timeout if timeout is not None else None
         interrupted_at: float | None = None
         reply: Json | None = None
         reply_at = 0.0
         idle = False
-        while reply is None or not idle:
-            events = dict(await poller.poll(200))
-            if generation != self._generation:
-                return ExecutionResult(
-                    status="aborted", execution_count=None, outputs=collector.outputs
-                )
-            if client.iopub_channel.socket in events:
-                msg = await client.iopub_channel.get_msg(timeout=0)
-                if msg["parent_header"].get("msg_id") == msg_id:
+        asking: asyncio.Task[None] | None = None
+        try:
+            while reply is None or not idle:
+                try:
+                    channel, msg = await asyncio.wait_for(queue.get(), 0.2)
+                except asyncio.TimeoutError:  # 3.10: not the builtin
+                    channel = ""
+                    msg = {}
+                if generation != self._generation:
+                    return ExecutionResult(
+                        status="aborted", execution_count=None, outputs=collector.outputs
+                    )
+                if channel == "iopub":
                     if msg["msg_type"] == "status":
                         idle = msg["content"]["execution_state"] == "idle"
                     else:
                         collector.handle(msg)
-            if client.shell_channel.socket in events:
-                msg = await client.shell_channel.get_msg(timeout=0)
-                if msg["parent_header"].get("msg_id") == msg_id:
+                elif channel == "shell":
                     reply = msg["content"]
                     reply_at = time.monotonic()
-            if events:
-                continue
-            if reply is not None and time.monotonic() - reply_at > 2:
-                break  # replied, but the idle status was lost (iopub high-water mark): done
-            if not self.is_alive():
-                raise self._died_error(during=self._while_running())
-            now = time.monotonic()
-            if deadline is not None and interrupted_at is None and now > deadline:
-                log.info("cell timed out after %s s; interrupting the kernel", timeout)
-                await self.interrupt()
-                interrupted_at = now
-            elif interrupted_at is not None and now - interrupted_at > 10:
-                raise KernelError(
-                    f"the kernel for {self.label} did not stop {self._while_running()} "
-                    f"after the {timeout:g} s timeout, even when interrupted",
-                    path=self.label,
-                    cell=self.current_cell,
-                    hint="Restart the kernel, or raise --timeout",
-                    log=self.log_tail(),
-                )
-        if self.late_output_grace > 0:
-            await self._late_outputs(client, poller, msg_id, collector)
+                elif channel == "stdin" and msg["msg_type"] == "input_request" and on_input:
+                    if asking is not None:
+                        asking.cancel()
+                    content = msg["content"]
+                    asking = asyncio.get_running_loop().create_task(
+                        self._answer(
+                            on_input, str(content.get("prompt", "")), bool(content.get("password"))
+                        )
+                    )
+                if channel:
+                    continue
+                if reply is not None and time.monotonic() - reply_at > 2:
+                    break  # replied, but the idle status was lost (iopub high-water mark): done
+                if not self.is_alive():
+                    raise self._died_error(during=self._while_running())
+                now = time.monotonic()
+                if deadline is not None and interrupted_at is None and now > deadline:
+                    log.info("cell timed out after %s s; interrupting the kernel", timeout)
+                    await self.interrupt()
+                    interrupted_at = now
+                elif interrupted_at is not None and now - interrupted_at > 10:
+                    raise KernelError(
+                        f"the kernel for {self.label} did not stop {self._while_running()} "
+                        f"after the {timeout:g} s timeout, even when interrupted",
+                        path=self.label,
+                        cell=self.current_cell,
+                        hint="Restart the kernel, or raise --timeout",
+                        log=self.log_tail(),
+                    )
+            if self.late_output_grace > 0:
+                await self._late_outputs(queue, collector)
+        finally:
+            self._waiting.pop(msg_id, None)
+            if asking is not None and not asking.done():
+                asking.cancel()  # the cell ended (an interrupt): nobody waits for the answer
         status: Status = reply.get("status", "error")
         if status not in ("ok", "error", "aborted"):
             status = "error"
@@ -505,29 +591,63 @@ class KernelSession:
             }
         return ExecutionResult(
             status=status,
-            execution_count=reply.get("execution_count"),
+            execution_count=None if silent else reply.get("execution_count"),
             outputs=collector.outputs,
             error=error,
             timed_out=interrupted_at is not None,
         )
 
     async def _late_outputs(
-        self,
-        client: AsyncKernelClient,
-        poller: zmq.asyncio.Poller,
-        msg_id: str,
-        collector: OutputCollector,
+        self, queue: asyncio.Queue[tuple[str, Json]], collector: OutputCollector
     ) -> None:
-        """Outputs of `msg_id` that arrive after its idle status, until iopub is quiet for
-        `late_output_grace` seconds (at most 5 s in all)."""
+        """Outputs of the cell that arrive after its idle status (Deno's kernel sends some), until
+        iopub is quiet for `late_output_grace` seconds (at most 5 s in all)."""
         end = time.monotonic() + 5
         while time.monotonic() < end:
-            events = dict(await poller.poll(int(self.late_output_grace * 1000)))
-            if client.iopub_channel.socket not in events:
+            try:
+                channel, msg = await asyncio.wait_for(queue.get(), self.late_output_grace)
+            except asyncio.TimeoutError:  # 3.10: not the builtin
                 return
-            msg = await client.iopub_channel.get_msg(timeout=0)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] != "status":
+            if channel == "iopub" and msg["msg_type"] != "status":
                 collector.handle(msg)
+
+    async def _answer(self, on_input: InputCallback, prompt: str, password: bool) -> None:
+        """input() waits in the kernel: the answer goes back on stdin; no answer interrupts it."""
+        try:
+            value = await on_input(prompt, password)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("asking for the input of %s failed", self.label)
+            value = None
+        if value is None:
+            await self.interrupt()
+            return
+        client = self._client
+        if client is not None:
+            client.input(value)
+
+    def send_comm(
+        self,
+        msg_type: str,
+        content: Json,
+        *,
+        metadata: Json | None = None,
+        buffers: list[bytes] | None = None,
+        msg_id: str | None = None,
+    ) -> str:
+        """A widget front end's comm message to the kernel (shell); returns its msg_id, whose iopub
+        messages then go back to the front end."""
+        client = self._require_client()
+        if not self.is_alive():
+            raise self._died_error(during="while a widget talked to it")
+        msg = client.session.msg(msg_type, content=content, metadata=metadata or {})
+        if msg_id:
+            msg["header"]["msg_id"] = msg_id
+            msg["msg_id"] = msg_id
+        self.comms.sent(msg["header"]["msg_id"])
+        client.session.send(client.shell_channel.socket, msg, buffers=buffers or None)
+        return str(msg["header"]["msg_id"])
 
     def _while_running(self) -> str:
         return (

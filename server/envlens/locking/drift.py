@@ -22,6 +22,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from envlens import surface
 from envlens.envs.interpreters import find_interpreter
 from envlens.envs.uv import Uv, declaration_script, script_workspace
 from envlens.errors import (
@@ -303,7 +304,7 @@ def require_fresh_lock(
         raise LockError(
             f"{name} has no lock",
             path=resolution.path,
-            hint=f"Run `envlens lock {name}` first{tail}",
+            hint=surface.sentence(surface.action("lock", name)) + f" first{tail}",
         )
     parse_lock(resolution.lock_text, path=path, where=where)
     d = drift(resolution, settings)

@@ -21,9 +21,8 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -41,6 +40,7 @@ from envlens.errors import (
 from envlens.fileio import atomic_write_text, check_writable, read_text
 from envlens.locking.drift import declared_entry, exclude_newer_instant, lock_python, sourced_names
 from envlens.locking.read import lock_location, locked_versions, parse_lock
+from envlens.locking.result import LockResult
 from envlens.resolve import Resolution, declaration_for, resolve
 from envlens.settings import Settings
 from envlens.sources import pep723
@@ -49,44 +49,6 @@ from envlens.sources.notebook import Notebook, cell_source, parse_notebook, set_
 
 # ---------------------------------------------------------------------------------------------
 # Locking
-
-
-@dataclass(frozen=True)
-class LockResult:
-    path: Path  # the script or notebook
-    lock_path: Path  # <file>.py.lock, or the notebook itself (metadata["uv.lock"])
-    lock_text: str
-    new_text: str  # the file's new content (pins, exclude-newer)
-    old_text: str
-    pins: dict[str, str]  # declared requirement -> its pinned form (only those that changed)
-    versions: dict[str, str]  # every locked package: canonical name -> version
-    changes: dict[
-        str, tuple[str | None, str | None]
-    ]  # name -> (before, after) against the old lock
-    lock_changed: bool
-    file_changed: bool
-    seconds: float
-    log: str = field(default="", repr=False)
-    # (declared, locked for) when the declared requires-python was wider than the pins support
-    requires_python: tuple[str | None, str] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "lockPath": str(self.lock_path),
-            "pins": self.pins,
-            "versions": self.versions,
-            "changes": {k: list(v) for k, v in self.changes.items()},
-            "lockChanged": self.lock_changed,
-            "fileChanged": self.file_changed,
-            "seconds": round(self.seconds, 3),
-            "requiresPython": {
-                "declared": self.requires_python[0],
-                "locked": self.requires_python[1],
-            }
-            if self.requires_python
-            else None,
-        }
 
 
 def lock_script_text(resolution: Resolution, file_text: str) -> str:
@@ -116,7 +78,7 @@ def _check_lockable(resolution: Resolution) -> None:
             path=decl.path,
             hint="Lock the project with `uv lock` in its folder",
         )
-    if decl.kind not in ("pep723", "notebook-uv"):
+    if not decl.lockable:
         raise DeclarationError(
             f"envlens locks inline PyPI declarations; this file uses {decl.label}",
             path=decl.path or resolution.path,
@@ -315,9 +277,9 @@ def plan_lock(
     nb: Notebook | None = parse_notebook(old_text, path) if path.suffix == ".ipynb" else None
     resolution = resolve(path, text=None if nb else old_text, notebook=nb, settings=settings)
     if resolution.spec.backend == "conda" and resolution.runtime == "python":
-        from envlens.envs import conda_lock  # rattler's lock format, beside the file or inside
+        from envlens.locking import conda  # rattler's lock format: loads rattler only when needed
 
-        return conda_lock.plan_lock(
+        return conda.plan_lock(
             resolution, old_text, upgrade=upgrade, settings=settings, cancel=cancel, start=start
         )
     _check_lockable(resolution)

@@ -14,12 +14,13 @@ from typing import Any
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
+from envlens.analysis import Analysis, Finding, Snapshot
 from envlens.edit import PlannedEdit, plan_edit
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
 from envlens.lsp import protocol as P
-from envlens.lsp.analysis import Analysis, Finding, Snapshot
-from envlens.lsp.commands import _text_edit, file_text, notebook_edits, workspace_edit
+from envlens.lsp.apply import notebook_edits, text_edit, workspace_edit
+from envlens.lsp.context import file_text
 from envlens.lsp.diagnostics import to_diagnostic
 from envlens.lsp.server import EnvlensServer
 from envlens.pipinstall import find_pip_installs, plan_move_notebook, plan_move_script, remove_lines
@@ -64,10 +65,11 @@ def needs_notebook_ops(a: Analysis, action: str, cells: list[int] | None = None)
     snap = a.snapshot
     if not snap.is_notebook or a.resolution is None:
         return False
-    kind = a.resolution.declaration.kind
+    decl = a.resolution.declaration
+    in_place = decl.kind == "pep723" or decl.python_project  # text edits, no cells or metadata
     if action == "remove":
-        return kind != "pep723" and kind not in ("pyproject", "uv-project")
-    if kind not in ("pep723", "pyproject", "uv-project"):
+        return not in_place
+    if not in_place:
         return True
     if action == "move" and snap.cells:
         for idx in cells or []:
@@ -122,7 +124,7 @@ def to_workspace_edit(
             if edit.path == snap.path
             else read_text(Path(edit.path))
         )
-        te = _text_edit(old, edit.new_text)
+        te = text_edit(old, edit.new_text)
         if te is not None:
             changes[uri] = [te]
     return workspace_edit(ls, changes)

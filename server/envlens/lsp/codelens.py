@@ -7,9 +7,9 @@ from typing import Any
 
 from lsprotocol import types
 
+from envlens.analysis import Analysis
 from envlens.envs.inventory import EnvKnowledge
 from envlens.lsp import protocol as P
-from envlens.lsp.analysis import Analysis
 from envlens.lsp.diagnostics import lsp_range, uri_of
 from envlens.lsp.server import EnvlensServer
 

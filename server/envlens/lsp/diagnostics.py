@@ -10,7 +10,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from envlens.lsp.analysis import Analysis, Finding, Span
+from envlens.analysis import Analysis, Finding, Span
 from envlens.lsp.edits import utf16_col
 from envlens.lsp.server import EnvlensServer
 
@@ -97,4 +97,6 @@ def publish(ls: EnvlensServer, key: str, touched: set[str] | None) -> None:
 
 
 def register(server: EnvlensServer) -> None:
-    """Diagnostics are pushed (see EnvlensServer.touch); nothing to register."""
+    """Diagnostics are pushed (see EnvlensServer.touch): the server calls `publish` for each
+    document whose findings may have changed."""
+    server.publish_diagnostics = publish

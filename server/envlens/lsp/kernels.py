@@ -1,5 +1,6 @@
 """LSP side of the kernel requests (docs/protocol.md): `envlens/kernel/start|execute|interrupt|
-restart|shutdown` and the `envlens/kernel/output` notification.
+restart|shutdown|update|commSend|pipCell`, the `envlens/kernel/output` and `envlens/kernel/comm`
+notifications, and the `envlens/kernel/input` request to the client (input() in a cell).
 
 Only translation lives here; sessions and their lifecycle are `envlens.kernels.registry`.
 `envlens.lsp.server` calls `register(server)` once.
@@ -9,102 +10,48 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcServerError
-from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from envlens.errors import EnvlensError, ToolUnavailableError
+from envlens.kernels.comms import FRONTEND_TYPES, decode_buffers
 from envlens.kernels.deno import find_deno
-from envlens.kernels.registry import KernelRegistry
+from envlens.kernels.pipmagic import pip_cell
+from envlens.lsp import progress
+from envlens.lsp.context import (
+    editor_content,
+    failure,
+    invalid,
+    optional,
+    param,
+    plain,
+    request_uri,
+    target,
+)
+from envlens.lsp.protocol import (
+    KERNEL_COMM,
+    KERNEL_COMM_SEND,
+    KERNEL_EXECUTE,
+    KERNEL_INPUT,
+    KERNEL_INTERRUPT,
+    KERNEL_OUTPUT,
+    KERNEL_PIP_CELL,
+    KERNEL_RESTART,
+    KERNEL_SHUTDOWN,
+    KERNEL_START,
+    KERNEL_UPDATE,
+)
+from envlens.lsp.server import EnvlensServer
 from envlens.resolve import resolve
-from envlens.settings import Settings
-from envlens.sources.notebook import Notebook
 from envlens.trust import require_trusted
 
 log = logging.getLogger(__name__)
 
-KERNEL_START = "envlens/kernel/start"
-KERNEL_EXECUTE = "envlens/kernel/execute"
-KERNEL_INTERRUPT = "envlens/kernel/interrupt"
-KERNEL_RESTART = "envlens/kernel/restart"
-KERNEL_SHUTDOWN = "envlens/kernel/shutdown"
-KERNEL_OUTPUT = "envlens/kernel/output"
 
-ENVLENS_ERROR_CODE = -32001  # in JSON-RPC's server-error range
-
-
-def registry_for(server: LanguageServer) -> KernelRegistry:
-    """The server's registry (one per server), created on first use."""
-    registry = getattr(server, "envlens_kernels", None)
-    if not isinstance(registry, KernelRegistry):
-        registry = KernelRegistry()
-        server.envlens_kernels = registry  # type: ignore[attr-defined]
-    return registry
-
-
-def _error(message: str, data: Any = None) -> JsonRpcServerError:
-    return JsonRpcServerError(message, ENVLENS_ERROR_CODE, data)  # type: ignore[no-untyped-call]
-
-
-def _param(params: Any, name: str) -> Any:
-    """Custom requests arrive as pygls `Object` namedtuples (or dicts, when called directly)."""
-    value = params.get(name) if isinstance(params, dict) else getattr(params, name, None)
-    if value is None:
-        raise _error(f"missing parameter {name!r}")
-    return value
-
-
-def _settings(server: LanguageServer) -> Settings:
-    settings = getattr(server, "settings", None)
-    return settings if isinstance(settings, Settings) else Settings.from_env()
-
-
-def _failure(server: LanguageServer, exc: EnvlensError) -> JsonRpcServerError:
-    """The client shows the message; the full log goes to window/logMessage."""
-    text = exc.one_line()
-    detail = f"{text}\n{exc.log}" if exc.log else text
-    server.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=detail))
-    return _error(text, {"error": type(exc).__name__, "hint": exc.hint, "cell": exc.cell})
-
-
-def _path(params: Any) -> Path:
-    uri = str(_param(params, "uri"))
-    path = to_fs_path(uri)
-    if path is None:
-        raise _error(f"not a file URI: {uri}")
-    return Path(path)
-
-
-def _editor_content(server: LanguageServer, uri: str) -> tuple[str | None, Notebook | None]:
-    """The file as the editor holds it (unsaved declaration edits count), else None: from disk."""
-    snapshot_of = getattr(server, "snapshot", None)
-    if snapshot_of is None:
-        return None, None
-    try:
-        snap = snapshot_of(uri)
-    except EnvlensError:
-        return None, None
-    if snap is None:
-        return None, None
-    if getattr(snap, "is_notebook", False):
-        nb = snap.notebook()
-        return None, nb if isinstance(nb, Notebook) else None
-    text = getattr(snap, "text", None)
-    return (text if isinstance(text, str) else None), None
-
-
-def _supports_progress(server: LanguageServer) -> bool:
-    caps = server.client_capabilities
-    return bool(caps and caps.window and caps.window.work_done_progress)
-
-
-async def _acquire_deno(ls: LanguageServer, path: Path, progress: Callable[[str], None]) -> None:
+async def _acquire_deno(ls: EnvlensServer, path: Path, progress: Callable[[str], None]) -> None:
     """Deno is missing: ask the user (window/showMessageRequest), then download it with progress."""
     from envlens.envs.tools import acquire_deno
     from envlens.kernels import deno
@@ -126,68 +73,120 @@ async def _acquire_deno(ls: LanguageServer, path: Path, progress: Callable[[str]
             hint=f"Start the kernel again and choose {deno.DOWNLOAD_ACTION}, or install Deno and "
             "put `deno` on PATH",
         )
-    await asyncio.to_thread(acquire_deno, settings=_settings(ls), progress=progress)
+    await asyncio.to_thread(acquire_deno, settings=ls.settings, progress=progress)
 
 
-def register(server: LanguageServer) -> None:
+def register(server: EnvlensServer) -> None:
     @server.feature(types.SHUTDOWN)
-    async def shutdown_kernels(ls: LanguageServer, *args: Any) -> None:
+    async def shutdown_kernels(ls: EnvlensServer, *args: Any) -> None:
         """LSP shutdown: every kernel is asked to stop (atexit and PR_SET_PDEATHSIG cover a server
         that exits without it)."""
-        await registry_for(ls).shutdown_all()
+        await ls.kernels.shutdown_all()
 
     @server.feature(KERNEL_START)
-    async def kernel_start(ls: LanguageServer, params: Any) -> dict[str, Any]:
-        path = _path(params)
-        token: str | None = None
-        loop = asyncio.get_running_loop()
-        if _supports_progress(ls):
-            token = f"envlens-kernel-{uuid.uuid4().hex}"
-            try:
-                await ls.work_done_progress.create_async(token)
-                ls.work_done_progress.begin(
-                    token,
-                    types.WorkDoneProgressBegin(
-                        title=f"Starting the kernel for {path.name}", cancellable=False
-                    ),
-                )
-            except Exception:  # a client that refuses progress still gets its kernel
-                token = None
-
-        def progress(message: str) -> None:  # called from the environment builder's thread
-            if token is not None:
-                loop.call_soon_threadsafe(
-                    ls.work_done_progress.report,
-                    token,
-                    types.WorkDoneProgressReport(message=message),
-                )
-
-        text, notebook = _editor_content(ls, str(_param(params, "uri")))
+    async def kernel_start(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        key, path = target(ls, request_uri(params))
+        text, notebook = editor_content(ls, key)
         try:
             # Nothing is installed or run before the user approved it (UntrustedError).
-            res = resolve(path, text=text, notebook=notebook, settings=_settings(ls))
+            res = resolve(path, text=text, notebook=notebook, settings=ls.settings)
             require_trusted(res, notebook=notebook)
-            if res.runtime == "deno" and find_deno() is None:
-                await _acquire_deno(ls, path, progress)
-            managed = await registry_for(ls).start(
-                path, settings=_settings(ls), text=text, notebook=notebook, progress=progress
-            )
-        except EnvlensError as exc:
-            raise _failure(ls, exc) from None
-        finally:
-            if token is not None:
-                ls.work_done_progress.end(token, types.WorkDoneProgressEnd())
+            title = f"Starting the kernel for {path.name}"
+            async with progress.operation(ls, title, res.key, kind=None) as op:
+                op.done = "started"
+
+                def report(message: str) -> None:  # from the environment builder's thread
+                    progress.report(ls, op, message)
+
+                if res.runtime == "deno" and find_deno() is None:
+                    await _acquire_deno(ls, path, report)
+                managed = await ls.kernels.start(
+                    path,
+                    settings=ls.settings,
+                    text=text,
+                    notebook=notebook,
+                    progress=report,
+                    cancel=op.cancel,
+                )
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc) from None
         if managed.target.note:  # the last good version, not the declaration's: say so
-            ls.window_show_message(
-                types.ShowMessageParams(type=types.MessageType.Warning, message=managed.target.note)
-            )
+            ls.show(managed.target.note, types.MessageType.Warning)
+        session_id = managed.id
+
+        def relay(wire: dict[str, Any]) -> None:  # widget messages, in the kernel's order
+            ls.protocol.notify(KERNEL_COMM, {"sessionId": session_id, "msg": wire})
+
+        managed.session.comm_listener = relay
         return managed.to_json()
 
+    @server.feature(KERNEL_UPDATE)
+    async def kernel_update(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        """The declaration changed: build, then add the packages to the running kernel or say why a
+        restart is needed (envlens.kernels.hotadd)."""
+        session_id = str(param(params, "sessionId"))
+        key, path = target(ls, request_uri(params))
+        text, notebook = editor_content(ls, key)
+        try:
+            res = resolve(path, text=text, notebook=notebook, settings=ls.settings)
+            require_trusted(res, notebook=notebook)
+            title = f"Updating the kernel of {path.name}"
+            async with progress.operation(
+                ls, title, res.key, cancellable=False, kind="sync", path=path
+            ) as op:
+                op.done = "updated"
+                result = await ls.kernels.update(
+                    session_id,
+                    res,
+                    settings=ls.settings,
+                    progress=lambda message: progress.report(ls, op, message),
+                )
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc) from None
+        return result.to_json()
+
+    @server.feature(KERNEL_COMM_SEND)
+    async def kernel_comm_send(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        session_id = str(param(params, "sessionId"))
+        msg_type = str(param(params, "msgType"))
+        if msg_type not in FRONTEND_TYPES:
+            raise invalid(f"a widget cannot send {msg_type!r} to the kernel")
+        content = plain(param(params, "content"))
+        metadata = plain(optional(params, "metadata") or {})
+        msg_id = optional(params, "msgId")
+        try:
+            buffers = decode_buffers(plain(optional(params, "buffers") or []))
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        if not isinstance(content, dict) or not isinstance(metadata, dict):
+            raise invalid("content and metadata must be objects")
+        try:
+            managed = ls.kernels.get(session_id)
+            sent = managed.session.send_comm(
+                msg_type,
+                content,
+                metadata=metadata,
+                buffers=buffers,
+                msg_id=str(msg_id) if msg_id else None,
+            )
+        except EnvlensError as exc:
+            raise failure(ls, exc) from None
+        return {"msgId": sent}
+
+    @server.feature(KERNEL_PIP_CELL)
+    def kernel_pip_cell(ls: EnvlensServer, params: Any) -> dict[str, Any] | None:
+        """A cell's `%pip install` lines: what to declare instead (envlens.kernels.pipmagic)."""
+        code = param(params, "code")
+        if not isinstance(code, str):
+            raise invalid("code must be a string")
+        found = pip_cell(code)
+        return found.to_json() if found is not None else None
+
     @server.feature(KERNEL_EXECUTE)
-    async def kernel_execute(ls: LanguageServer, params: Any) -> dict[str, Any]:
-        session_id = str(_param(params, "sessionId"))
-        code = str(_param(params, "code"))
-        execution_id = _param(params, "executionId")
+    async def kernel_execute(ls: EnvlensServer, params: Any) -> dict[str, Any]:
+        session_id = str(param(params, "sessionId"))
+        code = str(param(params, "code"))
+        execution_id = param(params, "executionId")
 
         def on_output(output: dict[str, Any]) -> None:
             ls.protocol.notify(
@@ -199,28 +198,46 @@ def register(server: LanguageServer) -> None:
                 },
             )
 
+        async def on_input(prompt: str, password: bool) -> str | None:
+            """input() / getpass(): the client asks the user (VS Code's input box)."""
+            answer = await ls.protocol.send_request_async(
+                KERNEL_INPUT,
+                {
+                    "sessionId": session_id,
+                    "executionId": execution_id,
+                    "prompt": prompt,
+                    "password": password,
+                },
+            )
+            value = (
+                answer.get("value") if isinstance(answer, dict) else getattr(answer, "value", None)
+            )
+            return value if isinstance(value, str) else None
+
         try:
-            result = await registry_for(ls).execute(session_id, code, on_output=on_output)
+            result = await ls.kernels.execute(
+                session_id, code, on_output=on_output, on_input=on_input
+            )
         except EnvlensError as exc:
-            raise _failure(ls, exc) from None
+            raise failure(ls, exc) from None
         return result.to_json()
 
     async def on_session(
-        ls: LanguageServer, params: Any, call: Callable[[str], Awaitable[Any]]
+        ls: EnvlensServer, params: Any, call: Callable[[str], Awaitable[Any]]
     ) -> None:
         try:
-            await call(str(_param(params, "sessionId")))
+            await call(str(param(params, "sessionId")))
         except EnvlensError as exc:
-            raise _failure(ls, exc) from None
+            raise failure(ls, exc) from None
 
     @server.feature(KERNEL_INTERRUPT)
-    async def kernel_interrupt(ls: LanguageServer, params: Any) -> None:
-        await on_session(ls, params, registry_for(ls).interrupt)
+    async def kernel_interrupt(ls: EnvlensServer, params: Any) -> None:
+        await on_session(ls, params, ls.kernels.interrupt)
 
     @server.feature(KERNEL_RESTART)
-    async def kernel_restart(ls: LanguageServer, params: Any) -> None:
-        await on_session(ls, params, registry_for(ls).restart)
+    async def kernel_restart(ls: EnvlensServer, params: Any) -> None:
+        await on_session(ls, params, ls.kernels.restart)
 
     @server.feature(KERNEL_SHUTDOWN)
-    async def kernel_shutdown(ls: LanguageServer, params: Any) -> None:
-        await on_session(ls, params, registry_for(ls).shutdown)
+    async def kernel_shutdown(ls: EnvlensServer, params: Any) -> None:
+        await on_session(ls, params, ls.kernels.shutdown)

@@ -1,9 +1,10 @@
-"""LSP side of the environment lifecycle (docs/protocol.md): a file's history and its logs, jobs,
-revert, import, prune; at start, the pool's replenisher and the prune of unused environments.
+"""LSP side of the environment lifecycle (docs/protocol.md): add, remove and import as jobs (with
+`{sync}`), revert, a file's history and its logs, jobs, prune; at start, the pool's replenisher
+and the prune of unused environments.
 
 The decisions live in `envlens.envs.history`, `envlens.envs.jobs`, `envlens.envs.prune`,
-`envlens.envs.pool` and `envlens.revert`; this module translates. (`envlens.lsp.commands` calls
-`edit_job` for add and remove, and `file_queue` so one file's jobs run one at a time.)
+`envlens.envs.pool` and `envlens.revert`; this module translates. Builds go through
+`envlens.lsp.commands.build` (one per key, one job per file at a time).
 """
 
 from __future__ import annotations
@@ -15,31 +16,36 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from lsprotocol import types
+
 from envlens import paths, trust
-from envlens.envs import history, jobs
-from envlens.errors import BadInputError, EnvlensError, UntrustedError
+from envlens.envs import history, jobs, pool, prune
+from envlens.errors import BadInputError, BuildCancelledError, EnvlensError, UntrustedError
+from envlens.lsp import protocol as P
+from envlens.lsp import trust as lsp_trust
+from envlens.lsp.apply import apply_planned, edit_declaration
+from envlens.lsp.commands import build, envlens_command, file_of, string_list
+from envlens.lsp.context import (
+    failure,
+    file_text,
+    invalid,
+    optional,
+    request_uri,
+    resolution,
+    snapshot,
+    target,
+)
 from envlens.lsp.server import EnvlensServer, Operation
-from envlens.requirements import parse_requirement
+from envlens.requirements import parse_requirement, requirement_name
 from envlens.resolve import Resolution, resolve
+from envlens.revert import plan_revert, write_lock_change
 from envlens.sources.notebook import parse_notebook
+from envlens.trust import questions
 
 log = logging.getLogger("envlens.lsp")
 
-HISTORY = "envlens/history"
-HISTORY_LOG = "envlens/historyLog"
-JOBS = "envlens/jobs"
-JOB_LOG = "envlens/jobLog"
-CMD_REVERT = "envlens.revert"
-CMD_IMPORT = "envlens.import"
-CMD_PRUNE = "envlens.pruneEnvironments"
 
-
-# --- one file's jobs, one at a time ----------------------------------------------------------
-
-
-def file_queue(ls: EnvlensServer, path: Path) -> asyncio.Lock:
-    queues: dict[str, asyncio.Lock] = ls.__dict__.setdefault("envlens_queues", {})
-    return queues.setdefault(str(path), asyncio.Lock())
+# --- jobs --------------------------------------------------------------------------------------
 
 
 def _fail(op: Operation, exc: BaseException) -> None:
@@ -48,7 +54,7 @@ def _fail(op: Operation, exc: BaseException) -> None:
     if isinstance(exc, EnvlensError):
         if exc.log:
             op.note(exc.log)
-        op.finish("failed", exc.one_line())
+        op.finish("cancelled" if isinstance(exc, BuildCancelledError) else "failed", exc.one_line())
     else:
         op.finish("cancelled" if isinstance(exc, asyncio.CancelledError) else "failed", str(exc))
 
@@ -73,14 +79,10 @@ async def edit_job(
 ) -> dict[str, Any]:
     """An add, remove or import as a job: edit the declaration where it lives (through the editor
     when the file is open); with `{sync: true}`, then build the new declaration in the same job."""
-    from envlens.lsp import commands
-
-    snap, _ = commands.current(ls, key, path)
+    snap, _ = snapshot(ls, key, path)
     op = ls.new_operation(title, "", kind=kind, path=path)
     try:
-        planned, changed = await commands.edit_declaration(
-            ls, key, path, snap, add=add, remove=remove
-        )
+        planned, changed = await edit_declaration(ls, key, path, snap, add=add, remove=remove)
         op.note(f"{'Changed' if changed else 'Nothing to change in'} {planned.path.name}")
         if not opts.get("sync"):
             op.finish("succeeded")
@@ -88,8 +90,8 @@ async def edit_job(
         if planned.path == path:
             res = planned_resolution(ls, path, planned.new_text)
         else:  # a project file changed: the notebook or script itself did not
-            res = commands.resolution_of(ls, key, path)
-        built = await commands.build(ls, key, res, verb="Syncing", op=op)
+            res = resolution(ls, key, path)
+        built = await build(ls, key, res, verb="Syncing", op=op)
     except BaseException as exc:
         _fail(op, exc)
         raise
@@ -141,16 +143,6 @@ def file_jobs_json(path: Path | None, limit: int = 20) -> list[dict[str, Any]]:
     return [j.to_json(with_log=True) for j in jobs.list_jobs(path, limit=limit)]
 
 
-def _param(params: Any, name: str) -> Any:
-    return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
-
-
-def _path_of(ls: EnvlensServer, uri: Any) -> tuple[str, Path]:
-    from envlens.lsp import commands
-
-    return commands.target(ls, (uri,), "the request")
-
-
 # --- start and settings ----------------------------------------------------------------------
 
 
@@ -167,8 +159,6 @@ _pool_lock = threading.Lock()
 
 def _keep_pool(ls: EnvlensServer) -> None:
     """Start the pool's replenisher, or tell it the settings changed (one per server)."""
-    from envlens.envs import pool
-
     with _pool_lock:
         rep = ls.__dict__.get("envlens_pool")
         if isinstance(rep, pool.Replenisher):
@@ -178,8 +168,6 @@ def _keep_pool(ls: EnvlensServer) -> None:
 
 
 def _start_work(ls: EnvlensServer) -> None:
-    from envlens.envs import prune
-
     try:
         settled = [j for j in jobs.list_jobs() if j.status == "cancelled"]
         log.info("%d earlier job(s) listed", len(settled))
@@ -211,26 +199,52 @@ def on_settings_changed(ls: EnvlensServer) -> None:
 
 
 def register(server: EnvlensServer) -> None:
-    from envlens.lsp import commands
-    from envlens.lsp.commands import envlens_command
+    @server.command(P.CMD_ADD)
+    @envlens_command
+    async def add(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = file_of(ls, args, P.CMD_ADD)
+        reqs = string_list(args[1] if len(args) > 1 else None, "the requirements")
+        opts = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+        result = await edit_job(
+            ls, key, path, "add", f"Add {', '.join(reqs)} to {path.name}", opts, add=reqs
+        )
+        # A look-alike or a name not on PyPI is added but not approved along: say so now.
+        asked = questions([requirement_name(r) for r in reqs])
+        for f in asked:
+            ls.show(
+                f"{f.package}: {f.detail}. Added to {path.name} but not approved: envlens asks "
+                "before installing it",
+                types.MessageType.Warning,
+            )
+        return {**result, "added": reqs, "questioned": [f.to_json() for f in asked]}
 
-    @server.feature(HISTORY)
+    @server.command(P.CMD_REMOVE)
+    @envlens_command
+    async def remove(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
+        key, path = file_of(ls, args, P.CMD_REMOVE)
+        names = string_list(args[1] if len(args) > 1 else None, "the names to remove")
+        opts = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
+        title = f"Remove {', '.join(names)} from {path.name}"
+        result = await edit_job(ls, key, path, "remove", title, opts, remove=names)
+        return {**result, "removed": names}
+
+    @server.feature(P.HISTORY)
     def history_request(ls: EnvlensServer, params: Any) -> dict[str, Any]:
         try:
-            key, path = _path_of(ls, _param(params, "uri"))
+            key, path = target(ls, request_uri(params))
             try:
-                current = commands.resolution_of(ls, key, path).key
+                current = resolution(ls, key, path).key
             except EnvlensError:
                 current = None  # a declaration that cannot be read has no environment
             return history_json(path, current)
-        except EnvlensError as exc:
-            raise commands.CommandFailed(message=exc.one_line()) from None
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc, log=False) from None
 
-    @server.feature(HISTORY_LOG)
+    @server.feature(P.HISTORY_LOG)
     def history_log(ls: EnvlensServer, params: Any) -> dict[str, Any]:
         try:
-            _, path = _path_of(ls, _param(params, "uri"))
-            n = _param(params, "version")
+            _, path = target(ls, request_uri(params))
+            n = optional(params, "version")
             v = history.load(path).get(n) if isinstance(n, int) else None
             if v is None:
                 raise BadInputError(f"{path.name} has no version {n}", path=path)
@@ -240,42 +254,39 @@ def register(server: EnvlensServer) -> None:
                 "log": text,
                 "removed": text is None,  # gone with its environment (envs prune)
             }
-        except EnvlensError as exc:
-            raise commands.CommandFailed(message=exc.one_line()) from None
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc) from None
 
-    @server.feature(JOBS)
+    @server.feature(P.JOBS)
     def jobs_request(ls: EnvlensServer, params: Any) -> dict[str, Any]:
         try:
-            uri = _param(params, "uri")
-            path = _path_of(ls, uri)[1] if uri else None
-            limit = _param(params, "limit")
+            uri = optional(params, "uri")
+            path = target(ls, uri)[1] if isinstance(uri, str) else None
+            limit = optional(params, "limit")
             return {"jobs": file_jobs_json(path, limit if isinstance(limit, int) else 50)}
-        except EnvlensError as exc:
-            raise commands.CommandFailed(message=exc.one_line()) from None
+        except (EnvlensError, OSError) as exc:
+            raise failure(ls, exc, log=False) from None
 
-    @server.feature(JOB_LOG)
+    @server.feature(P.JOB_LOG)
     def job_log(ls: EnvlensServer, params: Any) -> dict[str, Any]:
-        job_id = _param(params, "id")
+        job_id = optional(params, "id")
         job = jobs.get(job_id) if isinstance(job_id, str) else None
         if job is None:
-            raise commands.CommandFailed(message=f"there is no job {job_id!r}")
+            raise invalid(f"there is no job {job_id!r}")
         return {"id": job.id, "log": job.read_log()}
 
-    @server.command(CMD_REVERT)
+    @server.command(P.CMD_REVERT)
     @envlens_command
     async def revert_command(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        from envlens.lsp import trust as lsp_trust
-        from envlens.revert import plan_revert, write_lock_change
-
-        key, path = commands.target(ls, args, CMD_REVERT)
+        key, path = file_of(ls, args, P.CMD_REVERT)
         n = args[1] if len(args) > 1 else None
         if not isinstance(n, int) or isinstance(n, bool):
             raise BadInputError(
-                f"{CMD_REVERT} needs the version number as its second argument, not {n!r}",
+                f"{P.CMD_REVERT} needs the version number as its second argument, not {n!r}",
                 hint="Call it as [uri, version]; see docs/protocol.md",
             )
-        snap, _ = commands.current(ls, key, path)
-        plan = plan_revert(path, n, text=commands.file_text(snap))
+        snap, _ = snapshot(ls, key, path)
+        plan = plan_revert(path, n, text=file_text(snap))
         op = ls.new_operation(
             f"envlens: reverting {path.name} to version {n}",
             plan.version.key,
@@ -293,7 +304,7 @@ def register(server: EnvlensServer) -> None:
                         hint="Approve the file first (Trust This File's Dependencies), then revert",
                     )
             await asyncio.to_thread(write_lock_change, plan)
-            await commands.apply_planned(ls, key, snap, [plan.edit])
+            await apply_planned(ls, key, snap, [plan.edit])
             res = planned_resolution(ls, path, plan.edit.new_text)
             latest = history.load(path).latest
             already = (
@@ -307,7 +318,7 @@ def register(server: EnvlensServer) -> None:
                 if plan.changed
                 else f"{path.name} already has version {n}'s declaration"
             )
-            result = await commands.build(
+            result = await build(
                 ls,
                 key,
                 res,
@@ -322,10 +333,10 @@ def register(server: EnvlensServer) -> None:
         ls.touch(key)
         return {**result, "revertedTo": n, "built": not result.get("reused", False)}
 
-    @server.command(CMD_IMPORT)
+    @server.command(P.CMD_IMPORT)
     @envlens_command
     async def import_command(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        key, path = commands.target(ls, args, CMD_IMPORT)
+        key, path = file_of(ls, args, P.CMD_IMPORT)
         opts = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
         add = [str(r) for r in opts.get("add") or [] if isinstance(r, str)]
         remove = [str(r) for r in opts.get("remove") or [] if isinstance(r, str)]
@@ -342,11 +353,9 @@ def register(server: EnvlensServer) -> None:
             ls, key, path, "import", f"Import {name} into {path.name}", opts, add=add, remove=remove
         )
 
-    @server.command(CMD_PRUNE)
+    @server.command(P.CMD_PRUNE)
     @envlens_command
     async def prune_command(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        from envlens.envs import prune
-
         opts = args[0] if args and isinstance(args[0], dict) else {}
         days = opts.get("olderThanDays", ls.settings.prune_after_days)
         if isinstance(days, bool) or not isinstance(days, (int, float)) or days < 0:

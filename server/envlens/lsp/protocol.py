@@ -7,6 +7,22 @@ from typing import Any, Literal, TypedDict
 RESOLVE = "envlens/resolve"
 ENVIRONMENT = "envlens/environment"
 APPLY_NOTEBOOK_EDIT = "envlens/applyNotebookEdit"  # server -> client request
+TRUST_STATE = "envlens/trustState"
+# server -> client notification {uri, key}: a document's declaration now means another environment
+# (sent once the server has read the edit, so a resolve asked after it sees the new text).
+DECLARATION_CHANGED = "envlens/declarationChanged"
+
+KERNEL_START = "envlens/kernel/start"
+KERNEL_EXECUTE = "envlens/kernel/execute"
+KERNEL_INTERRUPT = "envlens/kernel/interrupt"
+KERNEL_RESTART = "envlens/kernel/restart"
+KERNEL_SHUTDOWN = "envlens/kernel/shutdown"
+KERNEL_UPDATE = "envlens/kernel/update"
+KERNEL_COMM_SEND = "envlens/kernel/commSend"  # client -> server: a widget front end's message
+KERNEL_PIP_CELL = "envlens/kernel/pipCell"
+KERNEL_OUTPUT = "envlens/kernel/output"  # server -> client notification: a cell's output
+KERNEL_COMM = "envlens/kernel/comm"  # server -> client notification: a widget message
+KERNEL_INPUT = "envlens/kernel/input"  # server -> client request: input() / getpass()
 
 CMD_INSTALL = "envlens.install"
 CMD_SYNC = "envlens.sync"
@@ -14,6 +30,15 @@ CMD_LOCK = "envlens.lock"
 CMD_ADD = "envlens.add"
 CMD_REMOVE = "envlens.remove"
 CMD_DECLARE_FROM_IMPORTS = "envlens.declareFromImports"
+CMD_REVERT = "envlens.revert"
+CMD_IMPORT = "envlens.import"
+CMD_PRUNE = "envlens.pruneEnvironments"
+
+# The environment lifecycle (envlens.lsp.lifecycle).
+HISTORY = "envlens/history"
+HISTORY_LOG = "envlens/historyLog"
+JOBS = "envlens/jobs"
+JOB_LOG = "envlens/jobLog"
 CMD_MOVE_PIP_INSTALLS = "envlens.movePipInstalls"
 CMD_INSTALL_AND_RERUN = "envlens.installAndRerun"
 CMD_CHECK_PORTABILITY = "envlens.checkPortability"
@@ -55,13 +80,21 @@ class PackageInfo(TypedDict):
     version: str
 
 
+OperationStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
 class OperationInfo(TypedDict):
+    """An operation (a job, kept across restarts: envs/jobs.py)."""
+
     id: str
     title: str
-    status: Literal["running", "succeeded", "failed"]
+    kind: str  # add | remove | sync | import | revert | lock | check
+    status: OperationStatus
     log: str
     started: float
     ended: float | None
+    error: str | None
+    version: int | None  # the history version it recorded
 
 
 class EnvironmentInfo(TypedDict):

@@ -1,6 +1,6 @@
 """The envlens language server: open documents and notebooks, per-version analyses, environment state.
 
-`create_server()` wires the feature modules onto one `EnvlensServer`. The server only translates:
+`envlens.lsp.app.create_server()` wires the feature modules onto one `EnvlensServer`. The server only translates:
 what a document means comes from `analysis.analyse` (and through it from the core modules).
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import threading
 import time
@@ -25,11 +24,15 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from envlens import __version__
+from envlens.analysis import Analysis, CellText, Snapshot, analyse
 from envlens.envs import inventory as envinfo
 from envlens.envs import jobs
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
-from envlens.lsp.analysis import Analysis, CellText, Snapshot, analyse
+from envlens.kernels.registry import KernelRegistry
+from envlens.lsp import protocol as P
+from envlens.lsp.protocol import OperationStatus
+from envlens.lsp.uris import fs_path
 from envlens.resolve import Resolution
 from envlens.settings import Settings
 from envlens.sources.notebook import cell_source, load_notebook
@@ -45,7 +48,7 @@ class Operation:
     id: str
     title: str
     key: str
-    status: str = "running"  # queued | running | succeeded | failed | cancelled
+    status: OperationStatus = "running"
     log: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     ended: float | None = None
@@ -54,6 +57,7 @@ class Operation:
     token: str | None = None
     future: asyncio.Future[Any] | None = None
     count: int = 0  # packages being installed
+    done: str = "done"  # the progress's last word when it succeeds
     job: jobs.Job | None = None
     kind: str = "sync"
     version: int | None = None  # the history version it recorded
@@ -79,13 +83,13 @@ class Operation:
             with contextlib.suppress(OSError):
                 self.job.start()
 
-    def finish(self, status: str, error: str | None = None) -> None:
+    def finish(self, status: OperationStatus, error: str | None = None) -> None:
         self.status, self.ended, self.error = status, time.time(), error
         if self.job is not None:
             with contextlib.suppress(OSError):
                 self.job.finish(status, error=error, version=self.version, key=self.key)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> P.OperationInfo:
         return {
             "id": self.job.id if self.job is not None else self.id,
             "title": self.title,
@@ -145,12 +149,19 @@ class EnvlensServer(LanguageServer):
         self.knowledge: dict[Path, envinfo.EnvKnowledge] = {}
         self._knowledge_pending: set[Path] = set()
         self.operations: list[Operation] = []
+        self.file_queues: dict[str, asyncio.Lock] = {}
         self.running: dict[str, Operation] = {}  # env key -> the build under way
         self.failed: dict[str, str] = {}  # env key -> one-line reason of the last failed build
         self.built_for: dict[str, str] | None = None  # declared_in path -> newest built key
         self.published: dict[str, tuple[Any, ...]] = {}  # uri -> last published diagnostics
+        self.announced: dict[str, str | None] = {}  # uri -> environment key last announced
         self._dirty: dict[str, set[str] | None] = {}  # doc key -> touched cell uris (None: all)
         self._flush_scheduled = False
+        # Set by the diagnostics feature when it registers (it imports this module, not the reverse).
+        self.publish_diagnostics: Callable[[EnvlensServer, str, set[str] | None], None] | None = (
+            None
+        )
+        self.kernels = KernelRegistry()  # the notebook kernels this editor session started
         self.loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
 
@@ -177,8 +188,18 @@ class EnvlensServer(LanguageServer):
         doc: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
         return doc
 
+    def workspace_roots(self) -> list[str]:
+        roots = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
+        return [r for r in roots if r] or (
+            [self.workspace.root_path] if self.workspace.root_path else []
+        )
+
+    def path_of(self, uri: str) -> str | None:
+        """The file's path; an untitled document's is in the workspace folder (envlens.lsp.uris)."""
+        return fs_path(uri, self.workspace_roots())
+
     def snapshot(self, key: str) -> Snapshot | None:
-        path = to_fs_path(key)
+        path = self.path_of(key)
         if path is None:
             return None
         nb = self.workspace.get_notebook_document(notebook_uri=key)
@@ -321,15 +342,31 @@ class EnvlensServer(LanguageServer):
     def _flush(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, {}
-        from envlens.lsp import diagnostics  # imported here: it imports this module
-
+        publish = self.publish_diagnostics
         for key, cells in dirty.items():
             if not self.is_open(key):
                 continue
+            self._announce_declaration(key)
+            if publish is None:
+                continue
             try:
-                diagnostics.publish(self, key, cells)
+                publish(self, key, cells)
             except Exception:  # never let one document break the others
                 log.exception("publishing diagnostics for %s failed", key)
+
+    def _announce_declaration(self, key: str) -> None:
+        """Tell the client when a document's environment key changed (typing a dependency into an
+        untitled notebook): its kernel label and picker follow without polling."""
+        try:
+            a = self.analysis(key)
+        except Exception:  # the diagnostics report what is wrong with the document
+            log.debug("analysing %s failed", key, exc_info=True)
+            return
+        env_key = a.resolution.key if a is not None and a.resolution is not None else None
+        if self.announced.get(key, "") == env_key:
+            return
+        self.announced[key] = env_key
+        self.protocol.notify(P.DECLARATION_CHANGED, {"uri": key, "key": env_key})
 
     # --- client calls -------------------------------------------------------------------------
 
@@ -369,17 +406,25 @@ class EnvlensServer(LanguageServer):
         key: str,
         count: int = 0,
         *,
-        kind: str = "sync",
+        kind: str | None = "sync",
         path: Path | None = None,
     ) -> Operation:
-        op = Operation(id=uuid.uuid4().hex[:12], title=title, key=key, count=count, kind=kind)
+        """A listed operation; with a `kind`, also a job (envs/jobs.py) that outlives the server."""
+        op = Operation(
+            id=uuid.uuid4().hex[:12], title=title, key=key, count=count, kind=kind or "operation"
+        )
         try:
-            op.job = jobs.create(kind, title, path, key=key or None)
+            if kind is not None:
+                op.job = jobs.create(kind, title, path, key=key or None)
         except OSError as exc:  # the job list informs; the operation runs without it
             log.warning("could not record the job %r: %s", title, exc)
         self.operations.append(op)
         del self.operations[:-50]  # keep the recent ones
         return op
+
+    def file_queue(self, path: Path) -> asyncio.Lock:
+        """One file's jobs run one at a time (a second one waits, queued)."""
+        return self.file_queues.setdefault(str(path), asyncio.Lock())
 
 
 class LspLogHandler(logging.Handler):
@@ -401,31 +446,3 @@ class LspLogHandler(logging.Handler):
             self.server.call_soon(self.server.log_message, self.format(record), kind)
         except Exception:
             pass
-
-
-FEATURE_MODULES = (
-    "envlens.lsp.documents",
-    "envlens.lsp.settings",
-    "envlens.lsp.diagnostics",
-    "envlens.lsp.codelens",
-    "envlens.lsp.code_actions",
-    "envlens.lsp.commands",
-    "envlens.lsp.requests",
-    "envlens.lsp.progress",
-    "envlens.lsp.trust",
-    "envlens.lsp.lifecycle",
-)
-
-
-def create_server() -> EnvlensServer:
-    server = EnvlensServer()
-    for name in FEATURE_MODULES:
-        importlib.import_module(name).register(server)
-    try:
-        kernels = importlib.import_module("envlens.lsp.kernels")
-    except ModuleNotFoundError as exc:
-        if exc.name != "envlens.lsp.kernels":
-            raise
-    else:
-        kernels.register(server)
-    return server

@@ -14,7 +14,6 @@ from envlens.sources.declaration import Declaration
 from envlens.sources.notebook import Notebook
 
 NOTEBOOK_CONDA_LOCK_KEY = "conda.lock"
-CONDA_KINDS = ("notebook-conda", "pixi", "environment-yml")
 
 
 def conda_lock_path(decl: Declaration) -> Path | None:

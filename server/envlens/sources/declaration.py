@@ -121,6 +121,11 @@ class Declaration:
         return self.kind in ("notebook-conda", "pixi", "environment-yml")
 
     @property
+    def python_project(self) -> bool:
+        """A pyproject.toml (uv's project or plain PEP 621): envlens edits it with tomlkit."""
+        return self.kind in ("pyproject", "uv-project")
+
+    @property
     def from_project(self) -> bool:
         """Read from a project file in the user's folder (not from the notebook or script)."""
         return self.kind in ("pyproject", "uv-project", "pixi", "environment-yml")
