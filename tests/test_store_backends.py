@@ -62,11 +62,12 @@ def test_uv_project_syncs_its_own_venv_and_adds_ipykernel(
     assert again.reused and again.env_dir == info.env_dir
 
     # The user runs `uv sync` (exact: it removes ipykernel); envlens puts ipykernel back.
-    subprocess.run(
+    synced = subprocess.run(
         [str(find_uv()), "sync", "--offline", "--project", str(project)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert synced.returncode == 0, synced.stderr  # failed once (exit 2) in a full run under load
     assert "ipykernel" not in versions(info.env_dir)
     fixed = ensure_environment(resolve(project / "analysis.py"))
     assert not fixed.reused and "ipykernel" in versions(info.env_dir)

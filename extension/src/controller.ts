@@ -221,6 +221,7 @@ export class EnvlensController implements vscode.Disposable {
     const session = this.sessionOf(nb);
     // Until the notebook is resolved, nothing of another notebook's environment shows.
     this.controller.label = controllerLabel(res, res ? this.pythonOf.get(res.key) : undefined);
+    this.sidecar.log.debug(`kernel label for ${nb.uri.toString()}: ${this.controller.label}`);
     this.controller.description = res ? controllerDescription(res) : "Reading the notebook's declaration";
     this.controller.detail = res ? controllerDetail(res, this.pythonOf.get(res.key), session?.key) : undefined;
   }
