@@ -26,6 +26,7 @@ from envlens.envs.inventory import installed
 from envlens.envs.uv import find_uv
 from envlens.errors import ChannelUnreachableError, CondaPackageNotFoundError
 from envlens.resolve import resolve
+from notebooks import code_cells
 
 pytestmark = pytest.mark.slow
 
@@ -79,17 +80,7 @@ def envlens(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 def notebook(cells: list[str], metadata: dict[str, Any]) -> dict[str, Any]:
     return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": f"c{i}",
-                "metadata": {},
-                "outputs": [],
-                "source": src,
-            }
-            for i, src in enumerate(cells)
-        ],
+        "cells": code_cells(cells),
         "metadata": {
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             **metadata,

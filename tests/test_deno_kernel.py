@@ -20,6 +20,7 @@ from filelock import FileLock
 from envlens.envs.tools import DENO_VERSION, acquire_deno
 from envlens.errors import ToolUnavailableError
 from envlens.kernels.deno import deno_config, find_deno
+from notebooks import code_cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.pypi]
 
@@ -71,17 +72,7 @@ def envlens(*args: str) -> subprocess.CompletedProcess[str]:
 
 def deno_notebook(path: Path, cells: list[str]) -> Path:
     nb: dict[str, Any] = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": f"c{i}",
-                "metadata": {},
-                "outputs": [],
-                "source": src,
-            }
-            for i, src in enumerate(cells)
-        ],
+        "cells": code_cells(cells),
         "metadata": {
             "kernelspec": {"display_name": "Deno", "language": "typescript", "name": "deno"},
             "language_info": {"name": "typescript"},

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from notebooks import code_cells
+
 INSPECT = r"""
 import json, os
 def listening_tcp():
@@ -49,17 +51,7 @@ with multiprocessing.get_context("fork").Pool(2) as pool:
 
 def notebook(path: Path, cells: list[str]) -> Path:
     nb = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": f"c{i}",
-                "metadata": {},
-                "outputs": [],
-                "source": src,
-            }
-            for i, src in enumerate(cells)
-        ],
+        "cells": code_cells(cells),
         "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
         "nbformat": 4,
         "nbformat_minor": 5,
