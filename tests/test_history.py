@@ -5,6 +5,7 @@ failed build keeps its log, and the revert builds nothing (its key is version 1'
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,13 @@ def walk_versions(path: Path, cache: Path) -> tuple[str, dict[str, object], str]
     ok("add", "--sync", str(path), "tinybeta")  # version 2 (approval kept: envlens's own edit)
     # A name PyPI does not have is added as written (--yes) and not approved along with it:
     # the user looks, approves, installs, and the build fails (version 3).
+    # Without a terminal to ask on, nothing changes and the message names the command to type.
+    text = path.read_text(encoding="utf-8")
+    refused = envlens("add", str(path), "nosuchpkg")
+    assert refused.returncode != 0
+    typed = f"`envlens add --yes {shlex.quote(str(path))} nosuchpkg` to add nosuchpkg as written"
+    assert typed in refused.stderr
+    assert path.read_text(encoding="utf-8") == text
     held = ok("add", "--yes", str(path), "nosuchpkg")
     assert "Not approved: nosuchpkg needs a look first" in held.stderr
     ok("trust", "--yes", str(path))
