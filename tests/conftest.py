@@ -7,8 +7,9 @@
   tinyalpha 1.0 and 2.0; tinybeta 1.0 (requires tinyalpha); tiny-gamma 0.1 (module tiny_gamma);
   tinyimg 1.0 (module `timg`: import name differs from the distribution name). Every module has
   `__version__`.
-- `isolated_cache` -> Path: ENVLENS_CACHE_DIR and ENVLENS_CONFIG_DIR set to fresh tmp folders; yields
-  the cache folder (environments land in `<it>/envs/`).
+- `isolated_cache` -> Path: ENVLENS_CACHE_DIR, ENVLENS_CONFIG_DIR and ENVLENS_STATE_DIR (history,
+  build logs, jobs) set to fresh tmp folders; yields the cache folder (environments land in
+  `<it>/envs/`).
 - `offline_index` -> Path: `isolated_cache`, and uv resolves ONLY from wheelhouse + tiny_index (its
   default index is an empty local folder, UV_FIND_LINKS lists both), so nothing reaches PyPI. uv's own
   cache stays the user's (fast, hardlinks). Child processes inherit it. Yields the cache folder.
@@ -212,6 +213,7 @@ def isolated_cache(
     cache = tmp_path_factory.mktemp("envlens-cache")
     monkeypatch.setenv("ENVLENS_CACHE_DIR", str(cache))
     monkeypatch.setenv("ENVLENS_CONFIG_DIR", str(tmp_path_factory.mktemp("envlens-config")))
+    monkeypatch.setenv("ENVLENS_STATE_DIR", str(tmp_path_factory.mktemp("envlens-state")))
     yield cache
 
 
@@ -300,6 +302,7 @@ def lsp_env(
         env.pop(name, None)
     env["ENVLENS_CACHE_DIR"] = str(tmp_path_factory.mktemp("lsp-cache"))
     env["ENVLENS_CONFIG_DIR"] = str(tmp_path_factory.mktemp("lsp-config"))
+    env["ENVLENS_STATE_DIR"] = str(tmp_path_factory.mktemp("lsp-state"))
     env["UV_DEFAULT_INDEX"] = tmp_path_factory.mktemp("empty-index").as_uri()
     env["UV_FIND_LINKS"] = f"{wheelhouse},{tiny_index}"
     return env

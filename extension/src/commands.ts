@@ -4,7 +4,9 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { requirementName } from "./core/labels";
 import { exportRequirementsTxt, importEdits, importPreview, parseRequirementsFile } from "./core/importPreview";
-import { ServerCommands, type InstallAndRerunResult, type Operation } from "./core/protocol";
+import { revertDone, revertQuestion, versionRow } from "./core/history";
+import { pruneQuestion, pruneDone, type PruneResult } from "./core/prune";
+import { Methods, ServerCommands, type HistoryResult, type HistoryVersion, type InstallAndRerunResult, type Operation, type RevertResult, type VersionLog } from "./core/protocol";
 import { messageOf, type EnvlensController } from "./controller";
 import { activeTarget, type EnvNode, type EnvironmentView } from "./envView";
 import type { PercentScripts } from "./percentScripts";
@@ -48,6 +50,24 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
         }
       }),
     );
+  };
+
+  // Logs open read-only (closing one asks nothing), under a name that says whose log it is.
+  const logTexts = new Map<string, string>();
+  const logChanged = new vscode.EventEmitter<vscode.Uri>();
+  context.subscriptions.push(
+    logChanged,
+    vscode.workspace.registerTextDocumentContentProvider("envlens-log", {
+      onDidChange: logChanged.event,
+      provideTextDocumentContent: (u) => logTexts.get(u.toString()) ?? "(this log is no longer available: open it again)",
+    }),
+  );
+  const showLog = async (name: string, text: string): Promise<void> => {
+    const u = vscode.Uri.from({ scheme: "envlens-log", path: `/${name.replace(/[\\/]/g, "_")}.log` });
+    logTexts.set(u.toString(), text);
+    logChanged.fire(u);
+    const doc = await vscode.workspace.openTextDocument(u);
+    await vscode.window.showTextDocument(doc, { preview: true });
   };
 
   const withProgress = <T>(title: string, fn: () => Promise<T>): Promise<T> =>
@@ -146,9 +166,10 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
     if (!picked) return;
     const chosen = (g: Item["group"]): string[] => picked.filter((i) => i.group === g && i.value).map((i) => i.value!);
     const edits = importEdits(preview, { additions: chosen("add"), removals: chosen("remove"), changed: chosen("change") });
-    if (edits.remove.length) await sidecar.command(ServerCommands.remove, [uri.toString(), edits.remove]);
-    if (edits.add.length) await sidecar.command(ServerCommands.add, [uri.toString(), edits.add]);
-    if (edits.remove.length || edits.add.length) await sync(uri);
+    if (!edits.remove.length && !edits.add.length) return;
+    // One job (the view's Jobs lists it), then the sync, which asks for approval of what is new.
+    await sidecar.command(ServerCommands.import, [uri.toString(), { add: edits.add, remove: edits.remove, source: files[0].fsPath }]);
+    await sync(uri);
   });
 
   register("envlens.exportRequirements", async (arg) => {
@@ -251,9 +272,74 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Deps): 
   register("envlens.refreshEnvironment", async () => view.refresh());
   register("envlens.showLogs", async () => sidecar.log.show());
   register("envlens.restartSidecar", async () => sidecar.restart());
+  /** The version a Revert or Show Log acts on: a History row, `[uri, n]`, or picked from a list. */
+  const pickVersion = async (arg: unknown, n: unknown, only: (v: HistoryVersion, inUse: number | null) => boolean): Promise<{ uri: vscode.Uri; version: HistoryVersion } | undefined> => {
+    const node = arg as EnvNode | undefined;
+    const uri = node && typeof node === "object" && "type" in node && node.type === "version" ? vscode.Uri.parse(node.uri) : target(arg);
+    const history = await sidecar.request<HistoryResult>(Methods.history, { uri: uri.toString() });
+    const wanted = node && typeof node === "object" && "type" in node && node.type === "version" ? node.version.n : typeof n === "number" ? n : undefined;
+    if (wanted !== undefined) {
+      const version = history.versions.find((v) => v.n === wanted);
+      if (!version) throw new Error(`${fileName(uri)} has no version ${wanted}.`);
+      return { uri, version };
+    }
+    const choices = [...history.versions].reverse().filter((v) => only(v, history.inUse));
+    if (!choices.length) throw new Error(`${fileName(uri)} has no version to choose: its History lists ${history.versions.length}.`);
+    const picked = await vscode.window.showQuickPick(
+      choices.map((v) => {
+        const row = versionRow(v, history.inUse);
+        return { label: `$(${row.icon}) ${row.label}`, description: row.description, detail: v.requirements.join(", ") || "nothing declared", version: v };
+      }),
+      { title: `Versions of ${fileName(uri)}` },
+    );
+    return picked ? { uri, version: picked.version } : undefined;
+  };
+
+  register("envlens.revertToVersion", async (arg, n) => {
+    const picked = await pickVersion(arg, n, (v, inUse) => v.revertible && v.n !== inUse);
+    if (!picked) return;
+    const { uri, version } = picked;
+    if (!version.revertible) {
+      throw new Error(`Version ${version.n} of ${fileName(uri)} cannot be reverted to: ${version.status !== "ready" ? `it ${version.status === "failed" ? "failed to build" : "was cancelled"}` : "its declaration lives in a project file (restore that with version control)"}.`);
+    }
+    const q = revertQuestion(fileName(uri), version);
+    const answer = await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail }, q.button);
+    if (answer !== q.button) return;
+    const result = await withProgress(`envlens: reverting ${fileName(uri)} to version ${version.n}`, () =>
+      sidecar.command<RevertResult>(ServerCommands.revert, [uri.toString(), version.n]),
+    );
+    await afterChange(uri);
+    if (result) void vscode.window.showInformationMessage(revertDone(fileName(uri), result.revertedTo, result.version, result.built));
+  });
+
+  register("envlens.showVersionLog", async (arg, n) => {
+    const picked = await pickVersion(arg, n, (v) => v.hasLog);
+    if (!picked) return;
+    const { uri, version } = picked;
+    const log = await sidecar.request<VersionLog>(Methods.historyLog, { uri: uri.toString(), version: version.n });
+    const text = log.log ?? `(this log went with its environment ${version.key}, removed since)`;
+    await showLog(`${fileName(uri)} version ${version.n}`, `# ${fileName(uri)}, version ${version.n} (${version.status})\n\n${text}\n`);
+  });
+
+  register("envlens.removeUnusedEnvironments", async () => {
+    const days = vscode.workspace.getConfiguration("envlens").get<number>("pruneAfterDays") || 30;
+    const plan = await sidecar.command<PruneResult>(ServerCommands.pruneEnvironments, [{ olderThanDays: days, dryRun: true }]);
+    const q = pruneQuestion(plan);
+    if (!q.button) {
+      void vscode.window.showInformationMessage(q.message);
+      return;
+    }
+    const answer = await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail }, q.button);
+    if (answer !== q.button) return;
+    const done = await withProgress("envlens: removing unused environments", () =>
+      sidecar.command<PruneResult>(ServerCommands.pruneEnvironments, [{ olderThanDays: days }]),
+    );
+    void vscode.window.showInformationMessage(pruneDone(done));
+    await view.refresh();
+  });
+
   register("envlens.showOperationLog", async (op) => {
     const o = op as Operation;
-    const doc = await vscode.workspace.openTextDocument({ content: `# ${o.title} (${o.status})\n\n${o.log || "(no output)"}\n`, language: "log" });
-    await vscode.window.showTextDocument(doc, { preview: true });
+    await showLog(`job ${o.id}`, `# ${o.title} (${o.status})\n\n${o.log || "(no output)"}\n`);
   });
 }

@@ -424,21 +424,25 @@ export class EnvlensController implements vscode.Disposable {
       await exec.replaceOutput([...exec.cell.outputs.filter((o) => o.metadata?.envlens === "pip"), ...result.outputs.map(toCellOutput)]);
     }
     if (result.executionCount !== null && result.executionCount !== undefined) exec.executionOrder = result.executionCount;
+    // Provenance is written before the execution ends: VS Code's ipynb serializer then copies it
+    // into its own execution_count edit, and nothing edits the cell after the user sees its output
+    // (an edit then closes a quick-fix menu opened on the cell, or drops its command).
+    await this.recordProvenance(nb, cell, session.key, false).catch(() => undefined);
     exec.end(result.status === "aborted" ? undefined : result.status === "ok", Date.now());
-    void this.recordProvenance(nb, cell, session.key);
+    void this.recordProvenance(nb, cell, session.key, true);
     return result.status === "ok";
   }
 
   /** Each executed cell's metadata.envlens.env holds the env key it ran in (docs: provenance). */
-  private async recordProvenance(nb: vscode.NotebookDocument, cell: vscode.NotebookCell, key: string): Promise<void> {
+  private async recordProvenance(nb: vscode.NotebookDocument, cell: vscode.NotebookCell, key: string, ended: boolean): Promise<void> {
     const id = cell.document.uri.toString();
     this.ranIn.set(id, key);
-    this.changed.fire(nb);
+    if (ended) this.changed.fire(nb);
     // Untitled notebooks and a script's outputs notebook: nothing of the user's to annotate.
     if (nb.isUntitled || this.sourceOf.has(this.keyOf(nb))) return;
     // VS Code's ipynb serializer updates a cell's metadata after an execution (execution_count)
-    // from a copy taken before our edit, which can drop it: write it again until it stays.
-    for (const delay of [0, 300, 1000, 3000]) {
+    // from a copy taken when the execution ended: once ended, write it again only if it was lost.
+    for (const delay of ended ? [300, 1000, 3000] : [0]) {
       if (delay) await new Promise((r) => setTimeout(r, delay));
       if (nb.isClosed || cell.index < 0 || this.ranIn.get(id) !== key) return;
       const md = (cell.metadata ?? {}) as Record<string, unknown>;

@@ -1,17 +1,21 @@
 // The Environment view (sidebar) and the status bar item for the active notebook or script.
 import * as vscode from "vscode";
 import { envState, lockStateLabel, operationLabel, requirementName, canonicalName, statusBarText, shortPython } from "./core/labels";
+import { historySummary, versionRow, versionTooltip } from "./core/history";
 import { portabilityMessage, portabilityRows, portabilitySummary, type PortabilityCheck, type PortabilityResult, type PortabilityRow } from "./core/portability";
-import { ServerCommands, type EnvironmentInfo, type Operation, type ResolveResult } from "./core/protocol";
+import { ServerCommands, type EnvironmentInfo, type HistoryResult, type HistoryVersion, type Operation, type ResolveResult } from "./core/protocol";
 import { readSettings, type CommandEvent, type Sidecar } from "./sidecar";
 
 export type EnvNode =
   | { type: "info"; label: string; description?: string; icon: string; tooltip?: string; id: string }
   | { type: "dependencies"; items: string[] }
   | { type: "dependency"; requirement: string; installed?: string }
-  | { type: "packages"; packages: { name: string; version: string }[] }
-  | { type: "package"; name: string; version: string }
+  | { type: "packages"; packages: { name: string; version: string }[]; scope?: string }
+  | { type: "package"; name: string; version: string; scope?: string }
   | { type: "operations"; operations: Operation[] }
+  | { type: "history"; history: HistoryResult | undefined }
+  | { type: "version"; version: HistoryVersion; inUse: number | null; uri: string }
+  | { type: "versionLog"; version: HistoryVersion; uri: string }
   | { type: "operation"; op: Operation }
   | { type: "portability"; rows: PortabilityRow[]; summary: string }
   | { type: "target"; row: PortabilityRow }
@@ -36,6 +40,7 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
   target: vscode.Uri | undefined;
   res: ResolveResult | undefined;
   info: EnvironmentInfo | undefined;
+  history: HistoryResult | undefined;
   private readonly statusItem: vscode.StatusBarItem;
   private readonly tree: vscode.TreeView<EnvNode>;
   private readonly disposables: vscode.Disposable[] = [];
@@ -114,6 +119,7 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
       this.target = t;
       this.res = undefined;
       this.info = undefined;
+      this.history = undefined;
     }
     void this.refresh();
   }
@@ -127,16 +133,17 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
     const gen = ++this.generation;
     const target = this.target;
     if (target && this.sidecar.state === "running") {
-      const [res, info] = await Promise.all([this.sidecar.resolve(target), this.sidecar.environment(target)]);
+      const [res, info, history] = await Promise.all([this.sidecar.resolve(target), this.sidecar.environment(target), this.sidecar.history(target)]);
       if (gen !== this.generation) return; // a newer refresh is under way
       this.res = res;
       this.info = info;
+      this.history = history;
     }
     this.tree.description = target ? target.path.split("/").pop() : undefined;
     this.updateStatus();
     this.emitter.fire(undefined);
     clearTimeout(this.poll);
-    if (this.info?.operations.some((o) => o.status === "running")) this.poll = setTimeout(() => void this.refresh(), 1000);
+    if (this.info?.operations.some((o) => o.status === "running" || o.status === "queued")) this.poll = setTimeout(() => void this.refresh(), 1000);
   }
 
   private updateStatus(): void {
@@ -167,11 +174,29 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
       const installed = new Map((this.info?.packages ?? []).map((p) => [canonicalName(p.name), p.version]));
       return node.items.map((r) => ({ type: "dependency", requirement: r, installed: installed.get(canonicalName(r)) }));
     }
-    if (node.type === "packages") return node.packages.map((p) => ({ type: "package", name: p.name, version: p.version }));
+    if (node.type === "packages") return node.packages.map((p) => ({ type: "package", name: p.name, version: p.version, scope: node.scope }));
     if (node.type === "operations") {
       return [...node.operations].sort((a, b) => b.started - a.started).slice(0, 10).map((op) => ({ type: "operation", op }));
     }
+    if (node.type === "history") {
+      const h = node.history;
+      const uri = this.target?.toString() ?? "";
+      // Newest first; the in-use version is marked.
+      return h ? [...h.versions].reverse().slice(0, 30).map((version) => ({ type: "version", version, inUse: h.inUse, uri })) : [];
+    }
+    if (node.type === "version") return this.versionChildren(node.version, node.uri);
     return [];
+  }
+
+  private versionChildren(v: HistoryVersion, uri: string): EnvNode[] {
+    const out: EnvNode[] = [];
+    const id = `v${v.n}`;
+    if (v.summary && v.n > 1) out.push({ type: "info", id: `${id}:changes`, label: "Changed", description: v.summary, icon: "diff" });
+    if (v.error) out.push({ type: "info", id: `${id}:error`, label: v.status === "cancelled" ? "Cancelled" : "Failed", description: v.error, icon: "error" });
+    if (v.hasLog) out.push({ type: "versionLog", version: v, uri });
+    if (v.pythonVersion) out.push({ type: "info", id: `${id}:python`, label: "Python", description: v.pythonVersion, icon: "symbol-namespace" });
+    if (v.packages.length) out.push({ type: "packages", packages: v.packages, scope: id });
+    return out;
   }
 
   private roots(): EnvNode[] {
@@ -206,6 +231,7 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
       { type: "info", id: "env", label: "Environment", description: (info?.built ?? res.built) ? `built · ${res.key}` : `not built · ${res.key}`, icon: (info?.built ?? res.built) ? "check" : "circle-large-outline", tooltip: res.envPath },
       this.portabilityNode(res),
       { type: "packages", packages: info?.packages ?? [] },
+      { type: "history", history: this.history },
       { type: "operations", operations: info?.operations ?? [] },
     ];
     return nodes;
@@ -240,23 +266,51 @@ export class EnvironmentView implements vscode.TreeDataProvider<EnvNode>, vscode
         return item;
       }
       case "packages": {
-        const item = new vscode.TreeItem("Installed packages", node.packages.length ? C.Collapsed : C.None);
-        item.id = "packages";
+        const item = new vscode.TreeItem(node.scope ? "Packages" : "Installed packages", node.packages.length ? C.Collapsed : C.None);
+        item.id = node.scope ? `${node.scope}:packages` : "packages";
         item.description = String(node.packages.length);
         item.iconPath = new vscode.ThemeIcon("archive");
         return item;
       }
       case "package": {
         const item = new vscode.TreeItem(node.name, C.None);
-        item.id = `pkg:${node.name}`;
+        item.id = `${node.scope ?? ""}pkg:${node.name}`;
         item.description = node.version;
         return item;
       }
       case "operations": {
-        const item = new vscode.TreeItem("Recent operations", node.operations.length ? C.Expanded : C.None);
+        const item = new vscode.TreeItem("Jobs", node.operations.length ? C.Collapsed : C.None);
         item.id = "operations";
+        item.iconPath = new vscode.ThemeIcon("tasklist");
+        item.tooltip = "Add, remove, sync, import, revert and lock of this file, with their logs (kept across restarts)";
+        const running = node.operations.filter((o) => o.status === "running" || o.status === "queued").length;
+        item.description = !node.operations.length ? "none yet" : running ? `${running} running` : String(node.operations.length);
+        return item;
+      }
+      case "history": {
+        const h = node.history;
+        const item = new vscode.TreeItem("History", h?.versions.length ? C.Expanded : C.None);
+        item.id = "history";
         item.iconPath = new vscode.ThemeIcon("history");
-        if (!node.operations.length) item.description = "none yet";
+        item.description = historySummary(h);
+        item.tooltip = "Every build of this file's environment is a version: its packages, its log; Revert writes an older version's declaration back";
+        return item;
+      }
+      case "version": {
+        const row = versionRow(node.version, node.inUse);
+        const item = new vscode.TreeItem(row.label, C.Collapsed);
+        item.id = `version:${node.version.n}`;
+        item.description = row.description;
+        item.tooltip = versionTooltip(node.version);
+        item.iconPath = new vscode.ThemeIcon(row.icon, row.color ? new vscode.ThemeColor(row.color) : undefined);
+        item.contextValue = row.contextValue;
+        return item;
+      }
+      case "versionLog": {
+        const item = new vscode.TreeItem("Build log", C.None);
+        item.id = `v${node.version.n}:log`;
+        item.iconPath = new vscode.ThemeIcon("output");
+        item.command = { title: "Show Version Log", command: "envlens.showVersionLog", arguments: [node.uri, node.version.n] };
         return item;
       }
       case "portability": {

@@ -13,7 +13,7 @@ import {
 } from "vscode-languageclient/node";
 import { ensureSidecarEnv, SidecarSetupError } from "./core/sidecarEnv";
 import { serverSettings, validateSettings, type EnvlensSettings } from "./core/settings";
-import { Methods, ServerCommands, type EnvironmentInfo, type ResolveResult } from "./core/protocol";
+import { Methods, ServerCommands, type EnvironmentInfo, type HistoryResult, type ResolveResult } from "./core/protocol";
 import { applyNotebookEdit, type ApplyNotebookEditParams } from "./notebookEdits";
 
 /** Commands that install something, or may run a package's build code (uv builds an sdist to read
@@ -347,6 +347,19 @@ export class Sidecar implements vscode.Disposable {
       return await client.sendRequest<EnvironmentInfo>(Methods.environment, { uri: uri.toString() });
     } catch (e) {
       this.log.info(`environment ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  /** The file's environment history (envlens/history); undefined when it cannot be read. */
+  async history(uri: vscode.Uri): Promise<HistoryResult | undefined> {
+    if (uri.scheme !== "file") return undefined;
+    const client = await this.ready();
+    if (!client) return undefined;
+    try {
+      return await client.sendRequest<HistoryResult>(Methods.history, { uri: uri.toString() });
+    } catch (e) {
+      this.log.info(`history ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
       return undefined;
     }
   }

@@ -17,6 +17,12 @@ def config_dir() -> Path:
     return Path(os.environ.get("ENVLENS_CONFIG_DIR") or platformdirs.user_config_dir("envlens"))
 
 
+def state_dir() -> Path:
+    """`ENVLENS_STATE_DIR`, else the platform's user state folder (~/.local/state/envlens on
+    Linux): what envlens remembers about files and work (history, build logs, jobs)."""
+    return Path(os.environ.get("ENVLENS_STATE_DIR") or platformdirs.user_state_dir("envlens"))
+
+
 def envs_dir() -> Path:
     return cache_dir() / "envs"
 

@@ -137,12 +137,15 @@ def resolve(
     settings: Settings | None = None,
 ) -> Resolution:
     path = Path(path).absolute()
+    settings = settings or Settings.from_env()
     runtime, decl, nb = declaration_for(path, text=text, notebook=notebook)
+    if decl.kind == "none" and runtime == "python":
+        decl = default_declaration(settings)
     if decl.conda:  # a conda lock (rattler's format) beside the file or inside
         lock_text = read_conda_lock_text(decl, nb)
     else:
         lock_text = read_lock_text(path, nb) if decl.inline else None
-    spec = with_settings(spec_for(decl, runtime, lock_text), settings or Settings.from_env())
+    spec = with_settings(spec_for(decl, runtime, lock_text), settings)
     return Resolution(path=path, runtime=runtime, declaration=decl, spec=spec, lock_text=lock_text)
 
 
@@ -153,11 +156,19 @@ def with_settings(spec: EnvSpec, settings: Settings) -> EnvSpec:
     return spec
 
 
+def default_declaration(settings: Settings) -> Declaration:
+    """What a Python file that declares nothing gets: ipykernel (always) and the user's default
+    packages (envlens.defaultPackages). Its environment is keyed by this declaration like any other,
+    so a file that writes exactly these dependencies shares it."""
+    return Declaration(kind="none", path=None, requirements=settings.default_packages)
+
+
 def pool_resolution(settings: Settings | None = None) -> Resolution:
-    """The shared environment of files that declare nothing (ipykernel only): the same key that
-    `resolve` gives such a file, so building it ahead of time makes opening one instant."""
-    decl = Declaration(kind="none", path=None)
-    spec = with_settings(spec_for(decl, "python", None), settings or Settings.from_env())
+    """The shared environment of files that declare nothing: the same key that `resolve` gives
+    such a file, so preparing it ahead of time (envs/pool.py) makes opening one instant."""
+    settings = settings or Settings.from_env()
+    decl = default_declaration(settings)
+    spec = with_settings(spec_for(decl, "python", None), settings)
     return Resolution(
         path=paths.envs_dir(), runtime="python", declaration=decl, spec=spec, lock_text=None
     )

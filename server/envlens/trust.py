@@ -522,9 +522,13 @@ def trust_state(
     """
     kind = res.declaration.kind
     if kind == "none" or res.runtime == "deno":  # Deno kernels install nothing from a declaration
-        return TrustState(
-            True, "nothing declared: only ipykernel is installed", [], [], "nothing-declared"
+        # The default packages come from the user's own setting (application scope), not the file.
+        what = (
+            "ipykernel and your default packages (envlens.defaultPackages) are installed"
+            if res.declaration.requirements
+            else "only ipykernel is installed"
         )
+        return TrustState(True, f"nothing declared: {what}", [], [], "nothing-declared")
     shown, names, flags = _names(res)
     if with_flags:
         flags = flags + package_flags(names)

@@ -91,7 +91,7 @@ export function envState(
   if (!trustedWorkspace) return "untrusted-workspace";
   if (!res) return "none";
   const last = latestOperation(info?.operations ?? []);
-  if (last?.status === "running") return "building";
+  if (last?.status === "running" || last?.status === "queued") return "building";
   const built = info?.built ?? res.built;
   if (built) return "ready";
   if (last?.status === "failed") return "failed";
@@ -123,10 +123,24 @@ export function latestOperation(ops: readonly Operation[]): Operation | undefine
   return best;
 }
 
+const OPERATION_ICONS: Record<Operation["status"], string> = {
+  queued: "clock",
+  running: "sync~spin",
+  succeeded: "pass",
+  failed: "error",
+  cancelled: "circle-slash",
+};
+
 export function operationLabel(op: Operation, now = Date.now()): { label: string; description: string; icon: string } {
-  const icon = op.status === "running" ? "sync~spin" : op.status === "succeeded" ? "pass" : "error";
+  const icon = OPERATION_ICONS[op.status] ?? "error";
   const seconds = ((op.ended ?? now / 1000) - op.started).toFixed(1);
-  const description = op.status === "running" ? `running ${seconds} s` : `${op.status} in ${seconds} s`;
+  const version = op.version ? ` · version ${op.version}` : "";
+  const description =
+    op.status === "queued"
+      ? "queued: another job of this file runs first"
+      : op.status === "running"
+        ? `running ${seconds} s`
+        : `${op.status} in ${seconds} s${version}`;
   return { label: op.title, description, icon };
 }
 

@@ -35,15 +35,71 @@ export interface ResolveResult {
   built: boolean;
 }
 
-export type OperationStatus = "running" | "succeeded" | "failed";
+/** An environment operation (add, remove, sync, import, revert, lock, check): a job, kept across
+ * restarts of the sidecar. */
+export type OperationStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
 export interface Operation {
   id: string;
   title: string;
+  kind?: string;
   status: OperationStatus;
   log: string;
   started: number;
   ended: number | null;
+  error?: string | null;
+  /** The history version it recorded, if any. */
+  version?: number | null;
+}
+
+/** One version of a file's environment (envlens/history). */
+export interface HistoryVersion {
+  n: number;
+  time: number;
+  status: "ready" | "failed" | "cancelled";
+  /** build | reuse | revert | pool */
+  action: string;
+  key: string;
+  requirements: string[];
+  requiresPython: string | null;
+  lockHash: string | null;
+  pythonVersion: string | null;
+  packages: { name: string; version: string }[];
+  duration: number;
+  error: string | null;
+  revertedFrom: number | null;
+  attempts: number;
+  hasLog: boolean;
+  /** A ready version whose declaration envlens can write back. */
+  revertible: boolean;
+  /** Its environment is still in the cache: reverting to it builds nothing. */
+  built: boolean;
+  /** "declared +numpy; packages +numpy 2.1.0" */
+  summary: string;
+}
+
+export interface HistoryResult {
+  path: string;
+  /** The newest ready version: what the file's kernel runs in. */
+  inUse: number | null;
+  inUseKey: string | null;
+  /** The key the declaration gives now (another than inUseKey after a failed build). */
+  currentKey: string | null;
+  versions: HistoryVersion[];
+}
+
+export interface VersionLog {
+  version: number;
+  log: string | null;
+  /** The log went with its environment (pruned). */
+  removed: boolean;
+}
+
+export interface RevertResult {
+  revertedTo: number;
+  version: number | null;
+  key: string;
+  built: boolean;
 }
 
 export interface EnvironmentInfo {
@@ -66,6 +122,8 @@ export interface KernelStartResult {
   key: string;
   label: string;
   pythonVersion: string;
+  /** Set when the kernel runs in the file's last good version, not the declaration's. */
+  note?: string | null;
 }
 
 export interface SessionParams {
@@ -165,6 +223,10 @@ export const Methods = {
   kernelComm: "envlens/kernel/comm",
   kernelCommSend: "envlens/kernel/commSend",
   declarationChanged: "envlens/declarationChanged",
+  history: "envlens/history",
+  historyLog: "envlens/historyLog",
+  jobs: "envlens/jobs",
+  jobLog: "envlens/jobLog",
 } as const;
 
 /** The sidecar has read an edit that changes a document's environment (its key). */
@@ -186,6 +248,9 @@ export const ServerCommands = {
   installAndRerun: "envlens.installAndRerun",
   checkPortability: "envlens.checkPortability",
   trust: "envlens.trust",
+  revert: "envlens.revert",
+  import: "envlens.import",
+  pruneEnvironments: "envlens.pruneEnvironments",
 } as const;
 
 export interface TrustFlag {

@@ -11,6 +11,14 @@ export interface EnvlensSettings {
   /** Start an approved notebook's kernel when it opens with its environment built (the first run
    * then does not wait for Python and ipykernel to load). */
   startKernelOnOpen: boolean;
+  /** Packages (besides ipykernel) of the environment of a file that declares nothing. */
+  defaultPackages: string[];
+  /** Prewarmed environments kept ready for new or undeclared notebooks (0: none). */
+  poolSize: number;
+  /** A prewarmed environment older than this is rebuilt. */
+  poolMaxAgeDays: number;
+  /** At start the sidecar removes environments unused for this many days (0: never). */
+  pruneAfterDays: number;
 }
 
 export const DEFAULT_SETTINGS: EnvlensSettings = {
@@ -20,6 +28,10 @@ export const DEFAULT_SETTINGS: EnvlensSettings = {
   serverCommand: [],
   portabilityTargets: [...DEFAULT_TARGETS],
   startKernelOnOpen: true,
+  defaultPackages: [],
+  poolSize: 1,
+  poolMaxAgeDays: 7,
+  pruneAfterDays: 30,
 };
 
 export interface ValidatedSettings {
@@ -29,7 +41,7 @@ export interface ValidatedSettings {
 
 /** `get(key)` reads one raw value (VS Code's WorkspaceConfiguration.get or a plain object). */
 export function validateSettings(get: (key: keyof EnvlensSettings) => unknown): ValidatedSettings {
-  const settings: EnvlensSettings = { ...DEFAULT_SETTINGS, serverCommand: [], portabilityTargets: [...DEFAULT_TARGETS] };
+  const settings: EnvlensSettings = { ...DEFAULT_SETTINGS, serverCommand: [], portabilityTargets: [...DEFAULT_TARGETS], defaultPackages: [] };
   const problems: string[] = [];
 
   const uvPath = get("uvPath");
@@ -72,10 +84,40 @@ export function validateSettings(get: (key: keyof EnvlensSettings) => unknown): 
   const targets = validateTargets(get("portabilityTargets"));
   settings.portabilityTargets = targets.targets;
   problems.push(...targets.problems);
+
+  const packages = get("defaultPackages");
+  if (packages !== undefined && packages !== null) {
+    // A requirement as pip takes it; the sidecar checks it fully (PEP 508).
+    if (Array.isArray(packages) && packages.every((p) => typeof p === "string" && /^\s*[A-Za-z0-9][A-Za-z0-9._-]*/.test(p))) {
+      settings.defaultPackages = (packages as string[]).map((p) => p.trim());
+    } else {
+      problems.push(`envlens.defaultPackages must be a list of requirements like ["numpy", "pandas>=2"], not ${JSON.stringify(packages)}; using none`);
+    }
+  }
+  const numbers: [keyof EnvlensSettings & ("poolSize" | "poolMaxAgeDays" | "pruneAfterDays"), string][] = [
+    ["poolSize", "a whole number"],
+    ["poolMaxAgeDays", "a number of days"],
+    ["pruneAfterDays", "a number of days"],
+  ];
+  for (const [key, what] of numbers) {
+    const value = get(key);
+    if (value === undefined || value === null) continue;
+    const ok = typeof value === "number" && Number.isFinite(value) && value >= 0 && (key !== "poolSize" || Number.isInteger(value));
+    if (ok) settings[key] = value;
+    else problems.push(`envlens.${key} must be ${what} (0 or more), not ${JSON.stringify(value)}; using ${DEFAULT_SETTINGS[key]}`);
+  }
   return { settings, problems };
 }
 
 /** What the sidecar receives in workspace/configuration (serverCommand is the extension's own). */
 export function serverSettings(s: EnvlensSettings): Record<string, unknown> {
-  return { uvPath: s.uvPath, defaultPython: s.defaultPython, newNotebookDeclaration: s.newNotebookDeclaration };
+  return {
+    uvPath: s.uvPath,
+    defaultPython: s.defaultPython,
+    newNotebookDeclaration: s.newNotebookDeclaration,
+    defaultPackages: s.defaultPackages,
+    poolSize: s.poolSize,
+    poolMaxAgeDays: s.poolMaxAgeDays,
+    pruneAfterDays: s.pruneAfterDays,
+  };
 }

@@ -180,6 +180,54 @@ describe("envlens in code-server", { concurrency: false }, () => {
     await waitFor(() => /tinyimg/.test(fs.readFileSync(nbPath, "utf8")), 20_000, "the notebook file declares tinyimg");
   });
 
+  // Issue 14: every build is a version; Revert writes an old declaration back and builds nothing.
+  step("the Environment view's History lists the notebook's versions with their packages and logs; Revert goes back to version 1 without building", async () => {
+    await cs.clearNotifications();
+    await cs.runCommand("envlens: Show Environment");
+    const view = cs.page.locator(".pane", { hasText: "Environment" }).first();
+    const row = (label) => view.locator(".monaco-list-row", { hasText: label }).first();
+    await row(/History\s*\d+ versions, in use \d+/).waitFor({ timeout: 60_000 });
+    const v1 = row(/Version 1\s*ready · declared tinyalpha/);
+    await v1.waitFor({ timeout: 30_000 });
+    await row(/Version \d+\s*in use · declared \+tinyimg/).waitFor({ timeout: 30_000 });
+    // Version 1's packages and its build log.
+    await v1.click();
+    const packages = row(/^\s*Packages\s*\d+/);
+    await packages.click();
+    await row(/ipykernel\s*\d+\.\d+/).waitFor({ timeout: 10_000 });
+    await cs.shot("environment-view-history");
+    await packages.click(); // closed again: the rows below it come into view
+    await row("Build log").click();
+    await cs.waitForText(/#\s+study\.ipynb,\s+version\s+1\s+\(ready\)/, 30_000);
+    await cs.waitForText(/requirements:\s+tinyalpha/, 10_000); // the log's header (uv's output follows)
+    await cs.page.keyboard.press("Control+W"); // the log's editor
+    // The view refreshes when the active editor changes; an inline action clicked while its row is
+    // being replaced reaches the command without its row (which then offers a list to pick from).
+    await new Promise((r) => setTimeout(r, 2000));
+
+    const store = cs.envStore().built;
+    await v1.hover();
+    await v1.locator('.action-label[aria-label^="Revert to Version"]').click();
+    const dialog = cs.page.locator(".monaco-dialog-box", { hasText: "Revert study.ipynb to version 1?" });
+    await dialog.waitFor({ timeout: 20_000 });
+    assert.match(await dialog.innerText(), /Its environment is still in the cache: nothing is installed/);
+    await cs.shot("environment-view-revert-question");
+    await dialog.locator(".monaco-button", { hasText: "Revert to Version 1" }).click();
+    await cs.page
+      .locator(".notification-toast", { hasText: /Reverted study\.ipynb to version 1 \(now version \d+\): nothing was built/ })
+      .first()
+      .waitFor({ timeout: 120_000 });
+    await row(/Version \d+\s*in use · reverted to 1/).waitFor({ timeout: 30_000 });
+    await cs.shot("environment-view-reverted");
+    assert.deepEqual(cs.envStore().built, store, "the revert built an environment");
+    await cs.quickOpen("study.ipynb");
+    await cs.page.keyboard.press("Control+S");
+    await waitFor(() => {
+      const first = JSON.parse(fs.readFileSync(nbPath, "utf8")).cells[0].source.join("");
+      return /"tinyalpha"/.test(first) && !/tinybeta|tinyimg/.test(first);
+    }, 20_000, "the notebook file declares version 1's dependencies again");
+  });
+
   // Issue 6: a notebook signed with another machine's key asks before anything is installed.
   step("a foreign notebook's first run shows the trust dialog (with the look-alike flagged); Cancel installs and starts nothing", async () => {
     const storeBefore = cs.envStore();

@@ -85,3 +85,14 @@ test("an operation shows its status and duration", () => {
   const l = operationLabel({ id: "1", title: "Build environment", status: "succeeded", log: "", started: 100, ended: 102.5 });
   assert.deepEqual(l, { label: "Build environment", description: "succeeded in 2.5 s", icon: "pass" });
 });
+
+test("jobs: queued, cancelled and the version a job recorded", () => {
+  const base = { id: "1", title: "Add tinybeta to a.py", log: "", started: 100, ended: 103 };
+  assert.deepEqual(operationLabel({ ...base, status: "succeeded", version: 2 }), { label: base.title, description: "succeeded in 3.0 s · version 2", icon: "pass" });
+  assert.equal(operationLabel({ ...base, status: "queued", ended: null }).description, "queued: another job of this file runs first");
+  assert.equal(operationLabel({ ...base, status: "queued", ended: null }).icon, "clock");
+  assert.equal(operationLabel({ ...base, status: "cancelled" }).icon, "circle-slash");
+  // A queued job counts as work under way for the status bar.
+  const op = { ...base, status: "queued" as const, ended: null };
+  assert.equal(envState(res({ built: true }), { built: true, operations: [op] }), "building");
+});

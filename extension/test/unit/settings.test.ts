@@ -18,8 +18,35 @@ test("valid values are kept", () => {
     serverCommand: ["/v/bin/envlens", "serve"],
     portabilityTargets: ["linux-x86_64", "linux-aarch64", "macos-arm64", "windows-x86_64"],
     startKernelOnOpen: true,
+    defaultPackages: [],
+    poolSize: 1,
+    poolMaxAgeDays: 7,
+    pruneAfterDays: 30,
   });
-  assert.deepEqual(serverSettings(settings), { uvPath: "/opt/uv", defaultPython: "3.12", newNotebookDeclaration: "metadata" });
+  assert.deepEqual(serverSettings(settings), {
+    uvPath: "/opt/uv",
+    defaultPython: "3.12",
+    newNotebookDeclaration: "metadata",
+    defaultPackages: [],
+    poolSize: 1,
+    poolMaxAgeDays: 7,
+    pruneAfterDays: 30,
+  });
+});
+
+test("the lifecycle settings reach the sidecar; invalid ones are reported and their defaults used", () => {
+  const ok = from({ defaultPackages: ["numpy", " pandas>=2 "], poolSize: 2, poolMaxAgeDays: 0.5, pruneAfterDays: 0 });
+  assert.deepEqual(ok.problems, []);
+  const sent = serverSettings(ok.settings);
+  assert.deepEqual(sent.defaultPackages, ["numpy", "pandas>=2"]);
+  assert.deepEqual([sent.poolSize, sent.poolMaxAgeDays, sent.pruneAfterDays], [2, 0.5, 0]);
+  const bad = from({ defaultPackages: "numpy", poolSize: 1.5, poolMaxAgeDays: -1, pruneAfterDays: "30" });
+  assert.deepEqual([bad.settings.defaultPackages, bad.settings.poolSize, bad.settings.poolMaxAgeDays, bad.settings.pruneAfterDays], [[], 1, 7, 30]);
+  assert.equal(bad.problems.length, 4);
+  assert.match(bad.problems[0], /envlens\.defaultPackages must be a list of requirements/);
+  assert.match(bad.problems[1], /envlens\.poolSize must be a whole number \(0 or more\), not 1\.5; using 1/);
+  assert.match(bad.problems[2], /envlens\.poolMaxAgeDays must be a number of days/);
+  assert.match(bad.problems[3], /envlens\.pruneAfterDays must be a number of days \(0 or more\), not "30"; using 30/);
 });
 
 test("invalid values are reported, each naming the setting and what is used instead", () => {

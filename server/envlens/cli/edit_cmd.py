@@ -1,4 +1,5 @@
-"""`envlens add PATH REQ...` and `envlens remove PATH NAME...`: edit the declaration where it lives."""
+"""`envlens add PATH REQ...` and `envlens remove PATH NAME...`: edit the declaration where it lives
+(with `--sync`, then build its environment), as a job (`envlens jobs`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from envlens import trust
+from envlens.cli.common import add_trust
 from envlens.cli.prompt import check_names
 from envlens.edit import apply_edit, plan_edit
+from envlens.envs import jobs
 from envlens.errors import BadInputError
 from envlens.requirements import validate_requires_python
 from envlens.resolve import resolve
+from envlens.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -32,11 +36,34 @@ def register(sub: Any) -> None:
         action="store_true",
         help="add look-alike or unknown names as written without asking (they stay unapproved)",
     )
+    add_sync(p)
     p.set_defaults(func=add)
     r = sub.add_parser("remove", help="remove dependencies from the declaration")
     r.add_argument("path", type=Path)
     r.add_argument("names", nargs="+", metavar="NAME")
+    add_sync(r)
     r.set_defaults(func=remove)
+
+
+def add_sync(p: Any) -> None:
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="then build (or reuse) the environment of the new declaration: a new version in "
+        "`envlens history`",
+    )
+    add_trust(p)
+
+
+def sync_after_edit(args: argparse.Namespace, job: jobs.Job) -> None:
+    """`--sync`: build the edited declaration's environment within the same job. On failure the
+    edit stays (it is the user's declaration now) and the message says how to go back."""
+    from envlens.cli.install_cmd import build_in_job
+
+    settings = Settings.from_env()
+    res = resolve(args.path, settings=settings)
+    trust.require_trusted(res, override=trust.batch_override(args.trust))
+    build_in_job(job, res, settings)
 
 
 def add(args: argparse.Namespace) -> int:
@@ -56,23 +83,28 @@ def add(args: argparse.Namespace) -> int:
         print("Nothing was changed.", file=sys.stderr)
         return 1
     edit = plan_edit(args.path, add=checked.requirements, requires_python=requires_python)
-    changed = apply_edit(edit)
-    # envlens's own edit keeps a trusted file trusted, except for a questioned name.
-    kept = trust.resign_if_trusted(before, args.path, confirmed=checked.confirmed)
     what = ", ".join(
         [
             *checked.requirements,
             *([f"requires-python {requires_python}"] if requires_python else []),
         ]
     )
-    print(f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})", file=sys.stderr)
-    if before.trusted and not kept:
-        names = ", ".join(f.package for f in checked.held_back) or "the new names"
-        print(
-            f"Not approved: {names} needs a look first; `envlens trust {args.path}` shows it "
-            "before anything is installed.",
-            file=sys.stderr,
-        )
+    with jobs.running("add", f"Add {what} to {args.path.name}", args.path) as job:
+        changed = apply_edit(edit)
+        # envlens's own edit keeps a trusted file trusted, except for a questioned name.
+        kept = trust.resign_if_trusted(before, args.path, confirmed=checked.confirmed)
+        line = f"{'Added' if changed else 'Already declared'}: {what} ({edit.path})"
+        job.append(line)
+        print(line, file=sys.stderr)
+        if before.trusted and not kept:
+            names = ", ".join(f.package for f in checked.held_back) or "the new names"
+            print(
+                f"Not approved: {names} needs a look first; `envlens trust {args.path}` shows it "
+                "before anything is installed.",
+                file=sys.stderr,
+            )
+        if args.sync:
+            sync_after_edit(args, job)
     return 0
 
 
@@ -87,10 +119,13 @@ def python_specifier(value: str) -> str:
 def remove(args: argparse.Namespace) -> int:
     before = trust.trust_state(resolve(args.path), with_flags=False)
     edit = plan_edit(args.path, remove=args.names)
-    changed = apply_edit(edit)
-    trust.resign_if_trusted(before, args.path)
-    print(
-        f"{'Removed' if changed else 'Not declared'}: {', '.join(args.names)} ({edit.path})",
-        file=sys.stderr,
-    )
+    names = ", ".join(args.names)
+    with jobs.running("remove", f"Remove {names} from {args.path.name}", args.path) as job:
+        changed = apply_edit(edit)
+        trust.resign_if_trusted(before, args.path)
+        line = f"{'Removed' if changed else 'Not declared'}: {names} ({edit.path})"
+        job.append(line)
+        print(line, file=sys.stderr)
+        if args.sync:
+            sync_after_edit(args, job)
     return 0

@@ -41,6 +41,9 @@ def register(sub: Any) -> None:
     g.add_argument("--dry-run", action="store_true", help="show the preview, write nothing")
     g.add_argument("--yes", "-y", action="store_true", help="apply without asking")
     i.add_argument("--json", action="store_true", help="print the preview as JSON")
+    from envlens.cli.edit_cmd import add_sync
+
+    add_sync(i)
     i.set_defaults(func=import_cmd)
 
 
@@ -94,6 +97,13 @@ def import_cmd(args: argparse.Namespace) -> int:
             print("Nothing written.", file=sys.stderr)
             return 0
     assert preview.edit is not None
-    apply_edit(preview.edit)
-    print(f"Updated {preview.edit.path}", file=sys.stderr)
+    from envlens.cli.edit_cmd import sync_after_edit
+    from envlens.envs import jobs
+
+    with jobs.running("import", f"Import {args.file.name} into {args.path.name}", args.path) as job:
+        job.append("\n".join(preview.lines()))
+        apply_edit(preview.edit)
+        print(f"Updated {preview.edit.path}", file=sys.stderr)
+        if args.sync:
+            sync_after_edit(args, job)
     return 0

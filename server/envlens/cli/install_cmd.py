@@ -1,23 +1,26 @@
-"""`envlens install PATH`: build (or reuse) a file's environment; `envlens envs list|remove`.
+"""`envlens install PATH`: build (or reuse) a file's environment, as a job (`envlens jobs`).
 
 Progress goes to stderr; the last line (stdout) names the environment folder and its package count.
+`envlens envs list|remove|prune` live in envs_cmd.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from envlens import trust
-from envlens.environment import ensure_environment
+from envlens.cli.common import say
+from envlens.environment import ensure_environment, last_good_note
+from envlens.envs import jobs
+from envlens.envs.history import Version
 from envlens.envs.inventory import installed
-from envlens.envs.store import list_environments, remove_environment
-from envlens.errors import BadInputError
-from envlens.resolve import resolve
+from envlens.envs.store import EnvInfo
+from envlens.errors import BadInputError, EnvlensError
+from envlens.resolve import Resolution, resolve
 from envlens.settings import Settings
 
 
@@ -33,15 +36,6 @@ def register(sub: Any) -> None:
         help="install even if not approved (batch runs; or ENVLENS_TRUST=1)",
     )
     p.set_defaults(func=run_install)
-
-    envs = sub.add_parser("envs", help="list or remove built environments")
-    envs_sub = envs.add_subparsers(dest="envs_command", metavar="ACTION", required=True)
-    lst = envs_sub.add_parser("list", help="list built environments")
-    lst.add_argument("--json", action="store_true")
-    lst.set_defaults(func=run_list)
-    rm = envs_sub.add_parser("remove", help="remove a built environment by key")
-    rm.add_argument("key")
-    rm.set_defaults(func=run_remove)
 
 
 def _progress(line: str) -> None:
@@ -59,7 +53,7 @@ def run_install(args: argparse.Namespace) -> int:
     trust.require_trusted(res, override=trust.batch_override(args.trust))  # exit 3 unless approved
     if res.runtime == "deno":  # what a Deno notebook needs is Deno: acquired here, on request
         return _install_deno(res.path, settings, args.json)
-    info = ensure_environment(res, settings=settings, progress=_progress)
+    info = sync_job(res, settings, f"Sync the environment of {path.name}")
     count = len(installed(info.env_dir))
     if args.json:
         print(json.dumps({**info.to_json(), "packages": count}, indent=2))
@@ -67,6 +61,12 @@ def run_install(args: argparse.Namespace) -> int:
     state = "already built" if info.reused else f"built in {info.seconds:.1f} s"
     print(f"{info.env_dir}: Python {info.python_version}, {count} packages ({state})")
     return 0
+
+
+def sync_job(res: Resolution, settings: Settings, title: str) -> EnvInfo:
+    """Build (or reuse) the environment as a sync job."""
+    with jobs.running("sync", title, res.path) as job:
+        return build_in_job(job, res, settings)
 
 
 def _install_deno(path: Path, settings: Settings, as_json: bool) -> int:
@@ -82,41 +82,23 @@ def _install_deno(path: Path, settings: Settings, as_json: bool) -> int:
     return 0
 
 
-def run_list(args: argparse.Namespace) -> int:
-    records = list_environments()
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "key": r.key,
-                        "envPath": str(r.env_dir),
-                        "pythonVersion": r.python_version,
-                        "created": r.created,
-                        "backend": r.backend,
-                        "requirements": r.spec.get("requirements", []),
-                    }
-                    for r in records
-                ],
-                indent=2,
-            )
-        )
-        return 0
-    if not records:
-        print("no environments built yet", file=sys.stderr)
-        return 0
-    for r in records:
-        created = datetime.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
-        reqs = ", ".join(r.spec.get("requirements", [])) or "(ipykernel only)"
-        print(f"{r.key}  Python {r.python_version:<8} {created}  {reqs}")
-    return 0
+def build_in_job(job: jobs.Job, res: Resolution, settings: Settings) -> EnvInfo:
+    """Build (or reuse) the environment within a job: its progress in the job's log, the version
+    it recorded in the job."""
 
+    def progress(line: str) -> None:
+        job.append(line)
+        _progress(line)
 
-def run_remove(args: argparse.Namespace) -> int:
-    if not remove_environment(args.key):
-        raise BadInputError(
-            f"no environment with key {args.key}",
-            hint="`envlens envs list` shows the keys of built environments",
-        )
-    print(f"removed {args.key}", file=sys.stderr)
-    return 0
+    def on_version(version: Version) -> None:
+        job.version = version.n
+
+    job.key = res.key
+    try:
+        return ensure_environment(res, settings=settings, progress=progress, on_version=on_version)
+    except EnvlensError:
+        # The declaration stays as the user wrote it; say which version still works.
+        note = last_good_note(res)
+        if note is not None:
+            say(note)
+        raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass, field
 
@@ -64,12 +65,19 @@ def check_names(requirements: list[str], path: str, *, yes: bool) -> Checked:
             out.held_back.append(flag)
             continue
         if not can_ask():
-            use = f"`envlens add {path} {target}`, or " if target else ""
+            # The commands to type, quoted for the shell (a path with spaces, a `>=` in a spec).
+            instead = (
+                f"Run `envlens add {shlex.quote(path)} {shlex.quote(_renamed(req, target))}` "
+                f"to add {target} instead, or run"
+                if target
+                else "Run"
+            )
             raise BadInputError(
                 f"{name}: {flag.detail}; nothing was changed",
                 path=path,
-                hint=f"Run {use}pass --yes to add {name} as written "
-                f"(`envlens trust {path}` then asks before anything is installed)",
+                hint=f"{instead} `envlens add --yes {shlex.quote(path)} {shlex.quote(req)}` to add "
+                f"{name} as written (`envlens trust {shlex.quote(path)}` then asks before anything "
+                "is installed)",
             )
         if target is not None:
             answer = ask(

@@ -13,13 +13,14 @@ the index runs `--offline` first and goes online only when uv says the cache lac
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,6 +159,28 @@ def version(uv: Path) -> str | None:
 
 # --- calls -----------------------------------------------------------------------------------
 
+# Who else hears each call's result (envs/history.py keeps every build's full log): set around a
+# piece of work by `listening`, so the log need not be threaded through the store and its backends.
+_listeners: contextvars.ContextVar[tuple[Callable[[RunResult], None], ...]] = (
+    contextvars.ContextVar("envlens_uv_listeners", default=())
+)
+
+
+@contextlib.contextmanager
+def listening(listener: Callable[[RunResult], None]) -> Iterator[None]:
+    """Every uv call made in this context (this thread, or tasks it starts) is also given to
+    `listener`."""
+    token = _listeners.set((*_listeners.get(), listener))
+    try:
+        yield
+    finally:
+        _listeners.reset(token)
+
+
+def _heard(result: RunResult) -> None:
+    for listener in _listeners.get():
+        listener(result)
+
 
 @dataclass
 class Uv:
@@ -196,11 +219,13 @@ class Uv:
         if offline_first:
             first = run([self.path, *args, "--offline"], cwd=cwd, env=full_env, cancel=self.cancel)
             self.results.append(first)
+            _heard(first)
             if first.ok or not OFFLINE_MISS.search(first.stderr):
                 return first
             self.progress(downloading)
         res = run([self.path, *args], cwd=cwd, env=full_env, cancel=self.cancel)
         self.results.append(res)
+        _heard(res)
         return res
 
     def require(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from envlens.errors import BuildCancelledError, BuildError, ResolutionError
 from envlens.kernels.deno import LATE_OUTPUT_GRACE, deno_kernel_argv
 from envlens.kernels.session import KernelSession, python_kernel_argv, python_kernel_env
 from envlens.resolve import Resolution
@@ -30,6 +31,7 @@ class KernelTarget:
     requirements: tuple[str, ...]
     transport: Literal["auto", "tcp"] = "auto"  # Deno's kernel takes TCP only
     late_output_grace: float = 0.0  # Deno sends a cell's last outputs after its idle status
+    note: str | None = None  # why it is not the declaration's environment (the last good one)
 
     @property
     def label(self) -> str:
@@ -60,8 +62,13 @@ def kernel_target(
     settings: Settings,
     progress: Progress | None = None,
     cancel: Any = None,
+    keep_last_good: bool = False,
 ) -> KernelTarget:
-    """Blocking (it may build the environment with uv): call it from a worker thread in servers."""
+    """Blocking (it may build the environment with uv): call it from a worker thread in servers.
+
+    `keep_last_good` (the editor): when the declaration's environment fails to build, the kernel
+    starts in the file's last version that built, saying so in `note`. A headless run never
+    does: it runs what the file declares or fails."""
     if resolution.spec.backend == "deno":
         return KernelTarget(
             argv=deno_kernel_argv(resolution.path),
@@ -74,9 +81,21 @@ def kernel_target(
             transport="tcp",
             late_output_grace=LATE_OUTPUT_GRACE,
         )
-    from envlens.environment import ensure_environment
+    from envlens.environment import ensure_environment, last_good
 
-    info = ensure_environment(resolution, settings=settings, progress=progress, cancel=cancel)
+    note = None
+    try:
+        info = ensure_environment(resolution, settings=settings, progress=progress, cancel=cancel)
+    except (ResolutionError, BuildError) as exc:
+        found = None if isinstance(exc, BuildCancelledError) else last_good(resolution)
+        if not keep_last_good or found is None:
+            raise
+        version, info = found
+        note = (
+            f"{resolution.path.name}: its declaration did not build ({exc.message.rstrip('.')}); "
+            f"the kernel runs in version {version.n}, the last that built. Fix the declaration, "
+            "or Revert in the Environment view's History"
+        )
     return KernelTarget(
         argv=python_kernel_argv(info.python),
         env=python_kernel_env(info.env_dir),
@@ -85,4 +104,5 @@ def kernel_target(
         python_version=info.python_version,
         env_dir=info.env_dir,
         requirements=resolution.spec.requirements,
+        note=note,
     )

@@ -58,6 +58,7 @@ class ManagedKernel:
             "key": self.target.key,
             "label": self.target.label,
             "pythonVersion": self.target.python_version,
+            "note": self.target.note,
         }
 
 
@@ -85,12 +86,19 @@ class KernelRegistry:
         progress: Progress | None = None,
         cancel: Any = None,
     ) -> ManagedKernel:
-        """Resolve the file, build its environment if needed (in a worker thread), start a kernel."""
+        """Resolve the file, build its environment if needed (in a worker thread), start a kernel;
+        in the file's last version that built when the declaration's environment fails to build
+        (the editor's rule: `target.note` says so)."""
         settings = settings or Settings.from_env()
         path = Path(path).absolute()
         res = resolve(path, text=text, notebook=notebook, settings=settings)
         target = await asyncio.to_thread(
-            kernel_target, res, settings=settings, progress=progress, cancel=cancel
+            kernel_target,
+            res,
+            settings=settings,
+            progress=progress,
+            cancel=cancel,
+            keep_last_good=True,
         )
         # On this (the loop's) thread: the kernel's death signal is tied to the forking thread.
         session = target.session(path)

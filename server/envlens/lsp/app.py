@@ -14,6 +14,7 @@ from envlens.lsp import (
     diagnostics,
     documents,
     kernels,
+    lifecycle,
     progress,
     requests,
     settings,
@@ -32,6 +33,7 @@ FEATURES = (
     progress,
     trust,
     kernels,
+    lifecycle,
 )
 
 

@@ -1,4 +1,5 @@
-"""`workspace/executeCommand`: install, sync, lock, add, remove, declare from imports, move pip installs.
+"""`workspace/executeCommand`: install, sync, lock, declare from imports, move pip installs, install
+and re-run, check portability, trust. (Add, remove, import and revert: envlens.lsp.lifecycle.)
 
 Builds run in a thread (the server keeps answering), with work-done progress that the user can
 cancel. An expected failure reaches the user as `window/showMessage` (one line: file, dependency, what
@@ -20,8 +21,10 @@ from lsprotocol import types
 
 from envlens import portability
 from envlens.edit import PlannedEdit
-from envlens.environment import ensure_environment
-from envlens.errors import BadInputError, EnvlensError
+from envlens.environment import ensure_environment, last_good_note
+from envlens.envs.history import Version
+from envlens.envs.record import EnvInfo
+from envlens.errors import BadInputError, BuildCancelledError, EnvlensError, UntrustedError
 from envlens.imports import distribution_for
 from envlens.locking import versions as locking
 from envlens.lsp import progress
@@ -36,12 +39,11 @@ from envlens.lsp.context import (
     snapshot,
     target,
 )
-from envlens.lsp.server import EnvlensServer
+from envlens.lsp.server import EnvlensServer, Operation
 from envlens.pipinstall import plan_move_notebook, plan_move_script
-from envlens.requirements import requirement_name
 from envlens.resolve import Resolution, resolve
 from envlens.sources.notebook import parse_notebook
-from envlens.trust import questions, require_trusted
+from envlens.trust import require_trusted
 
 log = logging.getLogger("envlens.lsp")
 
@@ -85,33 +87,47 @@ def string_list(value: Any, what: str) -> list[str]:
 
 
 async def build(
-    ls: EnvlensServer, key: str, res: Resolution, *, verb: str = "Installing"
+    ls: EnvlensServer,
+    key: str,
+    res: Resolution,
+    *,
+    verb: str = "Installing",
+    op: Operation | None = None,
+    action: str = "build",
+    reverted_from: int | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the environment for a resolution; one build per env key at a time: a second
-    request for the same key joins the first."""
+    """Build (or reuse) the environment for a resolution, recorded as a version of the file's
+    history: one build per env key at a time (a second request for the same key joins the first),
+    one job per file at a time (a second waits, queued). `op`: the job it belongs to (an add that
+    syncs, a revert), else a sync job of its own."""
     if res.runtime != "python":
         raise BadInputError("a Deno notebook needs no Python environment", path=res.path)
     require_trusted(res)  # nothing is installed before the user approved it (UntrustedError)
     running = ls.running.get(res.key)
-    if running is not None and running.future is not None:
-        return dict(await asyncio.shield(running.future))
+    if running is not None and running.future is not None and reverted_from is None:
+        result = dict(await asyncio.shield(running.future))
+        if op is not None:
+            op.finish("succeeded")
+        return result
     count = len(res.spec.requirements) + len(res.spec.conda_packages)
     title = f"envlens: {verb} {count} package{'s' if count != 1 else ''} for {res.path.name}"
     joined: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     ls.failed.pop(res.key, None)
+    queue = ls.file_queue(res.path)
     try:
-        async with progress.operation(ls, title, res.key, "resolving", count=count) as op:
-            op.future = joined
-            ls.running[res.key] = op
+        async with progress.operation(
+            ls, title, res.key, "resolving", count=count, kind="sync", path=res.path, op=op
+        ) as job:
+            job.future = joined
+            ls.running[res.key] = job
             ls.refresh_lenses()
-            info = await asyncio.to_thread(
-                ensure_environment,
-                res,
-                settings=ls.settings,
-                progress=lambda message: progress.report(ls, op, message),
-                cancel=op.cancel,
-            )
-            op.done = "reused" if info.reused else f"built in {info.seconds:.1f} s"
+            if queue.locked():
+                job.wait()  # another job of this file runs: this one waits its turn
+            async with queue:
+                if job.status == "queued":
+                    job.begin()
+                info = await _ensure(ls, res, job, action, reverted_from)
+            job.done = "reused" if info.reused else f"built in {info.seconds:.1f} s"
     except BaseException as exc:
         started = ls.running.get(res.key)  # the operation recorded why it ended
         reason = (started.error if started is not None else None) or "failed"
@@ -127,10 +143,37 @@ async def build(
     ls.forget_environment(info.env_dir)
     if ls.built_for is not None:
         ls.built_for[str(res.declaration.path or res.path)] = info.key
-    result = {"ok": True, **info.to_json()}
+    result = {"ok": True, **info.to_json(), "version": job.version}
     joined.set_result(result)
     ls.touch_all()  # the environment now provides imports: diagnostics change
     return result
+
+
+async def _ensure(
+    ls: EnvlensServer, res: Resolution, job: Operation, action: str, reverted_from: int | None
+) -> EnvInfo:
+    def on_version(version: Version) -> None:
+        job.version = version.n
+
+    try:
+        return await asyncio.to_thread(
+            ensure_environment,
+            res,
+            settings=ls.settings,
+            progress=lambda message: progress.report(ls, job, message),
+            cancel=job.cancel,
+            action=action,
+            reverted_from=reverted_from,
+            on_version=on_version,
+        )
+    except (BadInputError, UntrustedError, BuildCancelledError):
+        raise
+    except EnvlensError as exc:
+        # The file keeps its last good version: say which, and how to go back.
+        note = await asyncio.to_thread(last_good_note, res)
+        if note is not None:
+            exc.hint = f"{exc.hint.rstrip('.')}. {note}" if exc.hint else note
+        raise
 
 
 # --- the commands ----------------------------------------------------------------------------------
@@ -158,7 +201,9 @@ def register(server: EnvlensServer) -> None:
         require_trusted(res)  # resolving may run an sdist's build backend: approval first
         upgrade = bool(opts.get("upgrade"))
         title = f"envlens: locking {path.name}"
-        async with progress.operation(ls, title, res.key, "resolving versions") as op:
+        async with progress.operation(
+            ls, title, res.key, "resolving versions", kind="lock", path=path
+        ) as op:
             op.done = "locked"
             if ls.is_open(key):
                 # Lock what the editor shows; the pins reach the buffer through the editor.
@@ -207,37 +252,6 @@ def register(server: EnvlensServer) -> None:
         if hasattr(result, "to_json"):
             out.update(result.to_json())
         return out
-
-    @server.command(P.CMD_ADD)
-    @envlens_command
-    async def add(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        key, path = file_of(ls, args, P.CMD_ADD)
-        reqs = string_list(args[1] if len(args) > 1 else None, "the requirements")
-        snap, _ = snapshot(ls, key, path)
-        _, changed = await edit_declaration(ls, key, path, snap, add=reqs)
-        # A look-alike or a name not on PyPI is added but not approved along: say so now.
-        asked = questions([requirement_name(r) for r in reqs])
-        for f in asked:
-            ls.show(
-                f"{f.package}: {f.detail}. Added to {path.name} but not approved: envlens asks "
-                "before installing it",
-                types.MessageType.Warning,
-            )
-        return {
-            "ok": True,
-            "changed": changed,
-            "added": reqs,
-            "questioned": [f.to_json() for f in asked],
-        }
-
-    @server.command(P.CMD_REMOVE)
-    @envlens_command
-    async def remove(ls: EnvlensServer, *args: Any) -> dict[str, Any]:
-        key, path = file_of(ls, args, P.CMD_REMOVE)
-        names = string_list(args[1] if len(args) > 1 else None, "the names to remove")
-        snap, _ = snapshot(ls, key, path)
-        _, changed = await edit_declaration(ls, key, path, snap, remove=names)
-        return {"ok": True, "changed": changed, "removed": names}
 
     @server.command(P.CMD_DECLARE_FROM_IMPORTS)
     @envlens_command
@@ -314,7 +328,7 @@ def register(server: EnvlensServer) -> None:
         require_trusted(res)  # uv may run an sdist's build backend to read its metadata
         title = f"envlens: checking where {path.name} runs"
         first = "asking uv for every platform and Python"
-        async with progress.operation(ls, title, res.key, first) as op:
+        async with progress.operation(ls, title, res.key, first, kind="check", path=path) as op:
             op.done = "checked"
             verdicts = await asyncio.to_thread(
                 portability.check,

@@ -92,7 +92,7 @@ def register(server: EnvlensServer) -> None:
             res = resolve(path, text=text, notebook=notebook, settings=ls.settings)
             require_trusted(res, notebook=notebook)
             title = f"Starting the kernel for {path.name}"
-            async with progress.operation(ls, title, res.key) as op:
+            async with progress.operation(ls, title, res.key, kind=None) as op:
                 op.done = "started"
 
                 def report(message: str) -> None:  # from the environment builder's thread
@@ -110,6 +110,8 @@ def register(server: EnvlensServer) -> None:
                 )
         except (EnvlensError, OSError) as exc:
             raise failure(ls, exc) from None
+        if managed.target.note:  # the last good version, not the declaration's: say so
+            ls.show(managed.target.note, types.MessageType.Warning)
         session_id = managed.id
 
         def relay(wire: dict[str, Any]) -> None:  # widget messages, in the kernel's order
@@ -129,7 +131,9 @@ def register(server: EnvlensServer) -> None:
             res = resolve(path, text=text, notebook=notebook, settings=ls.settings)
             require_trusted(res, notebook=notebook)
             title = f"Updating the kernel of {path.name}"
-            async with progress.operation(ls, title, res.key, cancellable=False) as op:
+            async with progress.operation(
+                ls, title, res.key, cancellable=False, kind="sync", path=path
+            ) as op:
                 op.done = "updated"
                 result = await ls.kernels.update(
                     session_id,

@@ -30,6 +30,15 @@ CMD_LOCK = "envlens.lock"
 CMD_ADD = "envlens.add"
 CMD_REMOVE = "envlens.remove"
 CMD_DECLARE_FROM_IMPORTS = "envlens.declareFromImports"
+CMD_REVERT = "envlens.revert"
+CMD_IMPORT = "envlens.import"
+CMD_PRUNE = "envlens.pruneEnvironments"
+
+# The environment lifecycle (envlens.lsp.lifecycle).
+HISTORY = "envlens/history"
+HISTORY_LOG = "envlens/historyLog"
+JOBS = "envlens/jobs"
+JOB_LOG = "envlens/jobLog"
 CMD_MOVE_PIP_INSTALLS = "envlens.movePipInstalls"
 CMD_INSTALL_AND_RERUN = "envlens.installAndRerun"
 CMD_CHECK_PORTABILITY = "envlens.checkPortability"
@@ -71,13 +80,21 @@ class PackageInfo(TypedDict):
     version: str
 
 
+OperationStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
 class OperationInfo(TypedDict):
+    """An operation (a job, kept across restarts: envs/jobs.py)."""
+
     id: str
     title: str
-    status: Literal["running", "succeeded", "failed"]
+    kind: str  # add | remove | sync | import | revert | lock | check
+    status: OperationStatus
     log: str
     started: float
     ended: float | None
+    error: str | None
+    version: int | None  # the history version it recorded
 
 
 class EnvironmentInfo(TypedDict):

@@ -6,9 +6,10 @@ a message box; the diagnostics already show what is wrong with the declaration.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from envlens import trust
+from envlens.envs import jobs
 from envlens.envs.inventory import quick_knowledge
 from envlens.errors import EnvlensError
 from envlens.locking import drift as lock
@@ -37,7 +38,29 @@ def environment_info(ls: EnvlensServer, key: str, res: Resolution) -> P.Environm
         ],
         "lockState": lock_state(res, trusted=is_trusted),
         "trusted": is_trusted,
-        "operations": [op.to_json() for op in ls.operations if op.key == res.key],
+        "operations": operations(ls, res),
+    }
+
+
+def operations(ls: EnvlensServer, res: Resolution) -> list[P.OperationInfo]:
+    """The file's jobs (kept across restarts, envs/jobs.py), and this server's operations that
+    have no job record (a kernel start), oldest first."""
+    out = [job_info(job) for job in jobs.list_jobs(res.path, limit=20)]
+    out += [op.to_json() for op in ls.operations if op.job is None and op.key == res.key]
+    return out
+
+
+def job_info(job: jobs.Job) -> P.OperationInfo:
+    return {
+        "id": job.id,
+        "title": job.title,
+        "kind": job.kind,
+        "status": cast(P.OperationStatus, job.status),
+        "log": job.read_log(),
+        "started": job.started or job.created,
+        "ended": job.ended,
+        "error": job.error,
+        "version": job.version,
     }
 
 

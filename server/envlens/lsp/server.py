@@ -7,6 +7,7 @@ what a document means comes from `analysis.analyse` (and through it from the cor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -14,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -25,10 +26,12 @@ from pygls.workspace import TextDocument
 from envlens import __version__
 from envlens.analysis import Analysis, CellText, Snapshot, analyse
 from envlens.envs import inventory as envinfo
+from envlens.envs import jobs
 from envlens.errors import EnvlensError
 from envlens.fileio import read_text
 from envlens.kernels.registry import KernelRegistry
 from envlens.lsp import protocol as P
+from envlens.lsp.protocol import OperationStatus
 from envlens.lsp.uris import fs_path
 from envlens.resolve import Resolution
 from envlens.settings import Settings
@@ -39,12 +42,13 @@ log = logging.getLogger("envlens.lsp")
 
 @dataclass
 class Operation:
-    """One build or lock, as the environment view lists it."""
+    """One environment operation (add, remove, sync, import, revert, lock, check), as the
+    environment view lists it; persisted as a job (envs/jobs.py), so it outlives the server."""
 
     id: str
     title: str
     key: str
-    status: Literal["running", "succeeded", "failed"] = "running"
+    status: OperationStatus = "running"
     log: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     ended: float | None = None
@@ -54,15 +58,48 @@ class Operation:
     future: asyncio.Future[Any] | None = None
     count: int = 0  # packages being installed
     done: str = "done"  # the progress's last word when it succeeds
+    job: jobs.Job | None = None
+    kind: str = "sync"
+    version: int | None = None  # the history version it recorded
+
+    def note(self, line: str) -> None:
+        """A line of its log (safe from a build thread)."""
+        self.log.append(line)
+        if self.job is not None:
+            self.job.append(line)
+
+    def wait(self) -> None:
+        """Running -> queued (another job of the same file runs first)."""
+        self.status = "queued"
+        if self.job is not None:
+            self.job.status = "queued"
+            with contextlib.suppress(OSError):
+                self.job.save()
+
+    def begin(self) -> None:
+        """Queued -> running."""
+        self.status, self.started = "running", time.time()
+        if self.job is not None:
+            with contextlib.suppress(OSError):
+                self.job.start()
+
+    def finish(self, status: OperationStatus, error: str | None = None) -> None:
+        self.status, self.ended, self.error = status, time.time(), error
+        if self.job is not None:
+            with contextlib.suppress(OSError):
+                self.job.finish(status, error=error, version=self.version, key=self.key)
 
     def to_json(self) -> P.OperationInfo:
         return {
-            "id": self.id,
+            "id": self.job.id if self.job is not None else self.id,
             "title": self.title,
+            "kind": self.kind,
             "status": self.status,
             "log": "\n".join(self.log),
             "started": self.started,
             "ended": self.ended,
+            "error": self.error,
+            "version": self.version,
         }
 
 
@@ -112,6 +149,7 @@ class EnvlensServer(LanguageServer):
         self.knowledge: dict[Path, envinfo.EnvKnowledge] = {}
         self._knowledge_pending: set[Path] = set()
         self.operations: list[Operation] = []
+        self.file_queues: dict[str, asyncio.Lock] = {}
         self.running: dict[str, Operation] = {}  # env key -> the build under way
         self.failed: dict[str, str] = {}  # env key -> one-line reason of the last failed build
         self.built_for: dict[str, str] | None = None  # declared_in path -> newest built key
@@ -362,11 +400,31 @@ class EnvlensServer(LanguageServer):
         except RuntimeError:  # the loop is closed: the server is going away
             pass
 
-    def new_operation(self, title: str, key: str, count: int = 0) -> Operation:
-        op = Operation(id=uuid.uuid4().hex[:12], title=title, key=key, count=count)
+    def new_operation(
+        self,
+        title: str,
+        key: str,
+        count: int = 0,
+        *,
+        kind: str | None = "sync",
+        path: Path | None = None,
+    ) -> Operation:
+        """A listed operation; with a `kind`, also a job (envs/jobs.py) that outlives the server."""
+        op = Operation(
+            id=uuid.uuid4().hex[:12], title=title, key=key, count=count, kind=kind or "operation"
+        )
+        try:
+            if kind is not None:
+                op.job = jobs.create(kind, title, path, key=key or None)
+        except OSError as exc:  # the job list informs; the operation runs without it
+            log.warning("could not record the job %r: %s", title, exc)
         self.operations.append(op)
         del self.operations[:-50]  # keep the recent ones
         return op
+
+    def file_queue(self, path: Path) -> asyncio.Lock:
+        """One file's jobs run one at a time (a second one waits, queued)."""
+        return self.file_queues.setdefault(str(path), asyncio.Lock())
 
 
 class LspLogHandler(logging.Handler):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from lsprotocol import types
@@ -26,6 +25,9 @@ def apply(ls: EnvlensServer, data: Any) -> None:
     ls.settings = settings
     ls.config = dict(data)
     if changed:
+        from envlens.lsp import lifecycle
+
+        lifecycle.on_settings_changed(ls)  # another default declaration: other spares
         ls.touch_all()
         ls.refresh_lenses()
 
@@ -50,11 +52,10 @@ def register(server: EnvlensServer) -> None:
 
         ls.bind_loop(asyncio.get_running_loop())
         await fetch(ls)
-        if os.environ.get("ENVLENS_PREWARM", "1") != "0":
-            from envlens.envs.pool import prewarm
+        from envlens.lsp import lifecycle
 
-            # Off the loop: the editor stays responsive while the pool environment builds.
-            asyncio.get_running_loop().run_in_executor(None, prewarm, ls.settings)
+        # Off the loop: settle earlier jobs, prune unused environments, keep the pool full.
+        lifecycle.on_initialized(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
