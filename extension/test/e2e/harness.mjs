@@ -284,15 +284,14 @@ export class CodeServer {
           this.lastTrustDialog = await this.approveTrust(approve.package, approve.shot);
         }
       }
-      for (const frame of this.page.frames()) {
-        try {
-          const body = await frame.locator("body").innerText({ timeout: 500 });
-          if (pattern.test(body)) return body;
-        } catch {
-          // a frame that went away or is not ready
-        }
-      }
-      await sleep(500);
+      // All frames at once, each read without waiting (a locator's innerText waits for a frame
+      // that is not ready, which made this poll, and the figures timed with it, seconds long).
+      const bodies = await Promise.all(
+        this.page.frames().map((frame) => frame.evaluate(() => document.body?.innerText ?? "").catch(() => "")),
+      );
+      const body = bodies.find((b) => pattern.test(b));
+      if (body !== undefined) return body;
+      await sleep(100);
     }
     throw new Error(`text ${pattern} did not appear within ${timeoutMs / 1000} s`);
   }
