@@ -247,6 +247,14 @@ export class CodeServer {
     await dialog.waitFor({ state: "hidden", timeout: 10_000 });
   }
 
+  /** When a process started (ms since the epoch), from /proc (clock ticks of 1/100 s since boot). */
+  processStartMs(pid) {
+    const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))[1]);
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return btime * 1000 + (Number(fields[19]) * 1000) / 100; // field 22 of stat: starttime
+  }
+
   /** Processes started for this test whose command line contains `needle` (e.g. an env folder). */
   processesWith(needle) {
     const found = [];
@@ -287,7 +295,7 @@ export class CodeServer {
       // All frames at once, each read without waiting (a locator's innerText waits for a frame
       // that is not ready, which made this poll, and the figures timed with it, seconds long).
       const bodies = await Promise.all(
-        this.page.frames().map((frame) => frame.evaluate(() => document.body?.innerText ?? "").catch(() => "")),
+        this.page.frames().map((frame) => frame.evaluate(() => globalThis.document.body?.innerText ?? "").catch(() => "")),
       );
       const body = bodies.find((b) => pattern.test(b));
       if (body !== undefined) return body;
@@ -314,16 +322,18 @@ export class CodeServer {
 
   /** Scrolls the visible notebook until `row` is rendered: VS Code renders only the cells (and the
    * outputs) near the viewport, as a user sees them. Down first, then back up. */
-  async revealCell(row, maxWheels = 40) {
+  async revealCell(row, { toTop = false } = {}) {
     const list = this.page.locator(".notebook-editor:visible .monaco-list").first();
     for (const dy of [500, -500]) {
-      for (let i = 0; i < maxWheels; i++) {
+      for (let i = 0; i < 40; i++) {
         if ((await row.count()) > 0) {
-          // Rendered is not shown (the list keeps a margin of rows): bring it to the top third, its
-          // output below it (the list scrolls itself; the browser's scrollIntoView does not move it).
+          // Rendered is not shown (the list keeps a margin of rows): scroll until the row is in view,
+          // or (toTop: its output below it) near the top; the list scrolls itself, the browser's
+          // scrollIntoView does not move it.
           for (let j = 0; j < 10; j++) {
             const [r, l] = [await row.boundingBox(), await list.boundingBox()];
             if (!r || !l) break;
+            if (!toTop && r.y >= l.y && r.y + Math.min(r.height, 80) <= l.y + l.height) break;
             const off = r.y - (l.y + 40);
             if (Math.abs(off) < 60) break;
             await list.hover().catch(() => undefined);
@@ -343,7 +353,7 @@ export class CodeServer {
   /** The notebook cell whose text matches (visible editor); `run()` clicks its Execute Cell button. */
   cell(text) {
     const row = this.page.locator(".monaco-list-row.code-cell-row:visible", { hasText: text }).first();
-    const reveal = () => this.revealCell(row);
+    const reveal = (opts) => this.revealCell(row, opts);
     return {
       row,
       reveal,
@@ -352,6 +362,15 @@ export class CodeServer {
         await reveal();
         await row.hover();
         await row.locator(".run-button-container .action-label").first().click();
+      },
+      /** Scrolls to the cell and points at it; returns the click on its Run button, so a figure can
+       * start at the user's click rather than at the harness's scrolling. */
+      aim: async () => {
+        await reveal();
+        await row.hover();
+        const button = row.locator(".run-button-container .action-label").first();
+        await button.waitFor({ state: "visible", timeout: 30_000 });
+        return () => button.click();
       },
       /** Replaces the cell's text (insertText: no auto-closed brackets or quotes). */
       setText: async (value) => {
