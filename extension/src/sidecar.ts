@@ -43,6 +43,8 @@ function withDefaults(command: string, args: unknown[]): unknown[] {
 
 /** Saved files, and untitled ones: the sidecar reads those from the editor (docs/protocol.md). */
 const RESOLVABLE = new Set(["file", "untitled"]);
+/** History is kept per file on disk: an untitled notebook has none. */
+const HISTORY_SCHEMES = new Set(["file"]);
 
 export type SidecarState = "stopped" | "preparing" | "starting" | "running" | "failed" | "restricted";
 
@@ -328,38 +330,28 @@ export class Sidecar implements vscode.Disposable {
   }
 
   async resolve(uri: vscode.Uri): Promise<ResolveResult | undefined> {
-    if (!RESOLVABLE.has(uri.scheme)) return undefined;
-    const client = await this.ready();
-    if (!client) return undefined;
-    try {
-      return await client.sendRequest<ResolveResult>(Methods.resolve, { uri: uri.toString() });
-    } catch (e) {
-      this.log.info(`resolve ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
-      return undefined;
-    }
+    return this.fileQuery<ResolveResult>(Methods.resolve, "resolve", uri, RESOLVABLE);
   }
 
   async environment(uri: vscode.Uri): Promise<EnvironmentInfo | undefined> {
-    if (!RESOLVABLE.has(uri.scheme)) return undefined;
-    const client = await this.ready();
-    if (!client) return undefined;
-    try {
-      return await client.sendRequest<EnvironmentInfo>(Methods.environment, { uri: uri.toString() });
-    } catch (e) {
-      this.log.info(`environment ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
-      return undefined;
-    }
+    return this.fileQuery<EnvironmentInfo>(Methods.environment, "environment", uri, RESOLVABLE);
   }
 
   /** The file's environment history (envlens/history); undefined when it cannot be read. */
   async history(uri: vscode.Uri): Promise<HistoryResult | undefined> {
-    if (uri.scheme !== "file") return undefined;
+    return this.fileQuery<HistoryResult>(Methods.history, "history", uri, HISTORY_SCHEMES);
+  }
+
+  /** A question about one file; undefined (the reason logged) for another scheme, no sidecar, or an
+   * error: the views and the controller show "not known" rather than fail. */
+  private async fileQuery<R>(method: string, what: string, uri: vscode.Uri, schemes: ReadonlySet<string>): Promise<R | undefined> {
+    if (!schemes.has(uri.scheme)) return undefined;
     const client = await this.ready();
     if (!client) return undefined;
     try {
-      return await client.sendRequest<HistoryResult>(Methods.history, { uri: uri.toString() });
+      return await client.sendRequest<R>(method, { uri: uri.toString() });
     } catch (e) {
-      this.log.info(`history ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      this.log.info(`${what} ${uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
       return undefined;
     }
   }

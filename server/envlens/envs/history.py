@@ -23,14 +23,14 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
 
 from envlens import paths
-from envlens.envs.state import locked, read_json, write_json, write_text
+from envlens.envs.state import locked, read_json, record_from_json, write_json, write_text
 from envlens.errors import EnvlensError
 from envlens.requirements import requirement_name
 from envlens.resolve import Resolution
@@ -66,13 +66,7 @@ class Version:
 
     @classmethod
     def from_json(cls, data: Any) -> Version | None:
-        if not isinstance(data, dict):
-            return None
-        names = {f.name for f in fields(cls)}
-        try:
-            return cls(**{k: v for k, v in data.items() if k in names})
-        except TypeError:
-            return None
+        return record_from_json(cls, data)
 
     @property
     def package_map(self) -> dict[str, tuple[str, str]]:

@@ -18,13 +18,14 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from envlens import paths
-from envlens.envs.state import read_json, write_json
+from envlens.envs.state import read_json, record_from_json, write_json
 from envlens.errors import BuildCancelledError, EnvlensError
+from envlens.processes import pid_alive
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JobKind = Literal["add", "remove", "sync", "import", "revert", "lock", "check"]
@@ -48,13 +49,7 @@ def _process_start(pid: int) -> str | None:
 def _alive(pid: int, start: str | None) -> bool:
     if start is not None and Path("/proc/self/stat").exists():
         return _process_start(pid) == start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 @dataclass
@@ -145,13 +140,7 @@ class Job:
 
     @classmethod
     def from_json(cls, data: Any) -> Job | None:
-        if not isinstance(data, dict):
-            return None
-        names = {f.name for f in fields(cls)}
-        try:
-            return cls(**{k: v for k, v in data.items() if k in names})
-        except TypeError:
-            return None
+        return record_from_json(cls, data)
 
 
 def create(

@@ -9,10 +9,25 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filelock import FileLock
+
+_Record = TypeVar("_Record")
+
+
+def record_from_json(cls: type[_Record], data: Any) -> _Record | None:
+    """A dataclass record read back from JSON: unknown keys (a newer envlens) are left out; a
+    record that does not fit (an older or damaged file) is None."""
+    if not isinstance(data, dict):
+        return None
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
 
 
 def read_json(path: Path) -> Any:

@@ -46,6 +46,7 @@ from nbformat.v4 import output_from_msg
 
 from envlens.errors import KernelError
 from envlens.kernels.comms import CommRouter, to_wire
+from envlens.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -168,16 +169,6 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _clean_stale_runtime_dirs(base: Path) -> None:
     """Remove runtime folders left by envlens processes that were killed (their sockets are dead)."""
     with contextlib.suppress(OSError):
@@ -185,7 +176,7 @@ def _clean_stale_runtime_dirs(base: Path) -> None:
             if not entry.name.startswith(_RUNTIME_PREFIX) or entry.stat().st_uid != os.getuid():
                 continue
             pid_text = entry.name[len(_RUNTIME_PREFIX) :].split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and not pid_alive(int(pid_text)):
                 shutil.rmtree(entry, ignore_errors=True)
 
 
