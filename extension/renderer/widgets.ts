@@ -136,6 +136,13 @@ class WidgetManager extends HTMLManager {
     return Promise.resolve({});
   }
 
+  /** A model another refers to (an HBox's children, tqdm's bar): its comm_open may still be on its
+   * way; the base manager gives up after 2 s, the renderer's own wait is 30 s (below). */
+  override async get_model(modelId: string): Promise<base.WidgetModel> {
+    await this.waitForModel(modelId, 30_000);
+    return super.get_model(modelId);
+  }
+
   /** Resolves once the model exists (its comm_open may still be on its way), or after `ms`. */
   waitForModel(modelId: string, ms: number): Promise<boolean> {
     if (this.has_model(modelId)) return Promise.resolve(true);
