@@ -5,6 +5,9 @@ declaration go, and a taken spare holds exactly what its key means."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +38,43 @@ def wait_until(check: object, timeout: float = 240) -> None:
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
+
+
+def niceness_of_uv_under(folder: Path, seen: dict[int, int], stop: threading.Event) -> None:
+    """Samples /proc for uv processes working in `folder`: pid -> niceness."""
+    while not stop.is_set():
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                if Path(argv[0].decode()).name == "uv" and str(folder).encode() in b" ".join(argv):
+                    seen[int(proc.name)] = int(
+                        (proc / "stat").read_text().rsplit(")", 1)[1].split()[16]
+                    )
+            except (OSError, IndexError, ValueError):
+                continue
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="thread priorities are per thread on Linux only"
+)
+def test_spare_builds_yield_the_cpu_to_the_users_kernel(offline_index: Path) -> None:
+    # The replenisher starts with the language server, when the user opens a notebook: its uv
+    # runs at the lowest priority, the server (and the kernels it starts) at the normal one.
+    seen: dict[int, int] = {}
+    stop = threading.Event()
+    sampler = threading.Thread(target=niceness_of_uv_under, args=(pool.pool_dir(), seen, stop))
+    sampler.start()
+    rep = pool.start_replenisher(SETTINGS)
+    try:
+        wait_until(lambda: rep.rounds >= 1)
+    finally:
+        rep.close()
+        stop.set()
+        sampler.join()
+    assert len(pool.spares()) == 1
+    assert seen and set(seen.values()) == {19}, seen
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0
 
 
 def test_taken_replenished_aged_out(offline_index: Path, tmp_path: Path) -> None:

@@ -249,11 +249,17 @@ export const activate: ActivationFunction = (context: RendererContext<unknown>) 
         return;
       }
       element.textContent = "";
-      const model = await manager.get_model(modelId);
-      const view = (await manager.create_view(model, {})) as base.DOMWidgetView;
-      views.get(item.id)?.remove();
-      views.set(item.id, view);
-      await manager.display_view(view, element);
+      try {
+        const model = await manager.get_model(modelId);
+        const view = (await manager.create_view(model, {})) as base.DOMWidgetView;
+        views.get(item.id)?.remove();
+        views.set(item.id, view);
+        await manager.display_view(view, element);
+      } catch (e) {
+        // VS Code shows its own "Error rendering output item"; the log says which widget and why.
+        post({ type: "log", message: `the widget ${modelId} did not render: ${String(e)}` });
+        throw e;
+      }
     },
     disposeOutputItem(id?: string) {
       if (id === undefined) {

@@ -357,7 +357,7 @@ export class EnvlensController implements vscode.Disposable {
   private async runCell(cell: vscode.NotebookCell, nb: vscode.NotebookDocument): Promise<boolean> {
     const exec = this.controller.createNotebookCellExecution(cell);
     exec.start(Date.now());
-    await exec.clearOutput();
+    if (cell.outputs.length) await exec.clearOutput(); // a round trip to the window, for nothing on a new cell
     if (!vscode.workspace.isTrusted) {
       await exec.replaceOutput(errorOutput("Restricted workspace", "envlens runs no cell in a restricted workspace: trust the workspace to run it."));
       exec.end(false, Date.now());

@@ -17,7 +17,7 @@ export function activate(context: vscode.ExtensionContext): void {
   sidecar.gate = new TrustGate(sidecar);
   const controller = new EnvlensController(sidecar);
   const view = new EnvironmentView(sidecar);
-  const scripts = new PercentScripts(controller, context.extension.id);
+  const scripts = new PercentScripts(controller, context.extension.id, sidecar.log);
   context.subscriptions.push(
     sidecar,
     controller,

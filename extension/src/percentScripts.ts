@@ -83,6 +83,7 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   constructor(
     private readonly controller: EnvlensController,
     private readonly extensionId: string,
+    private readonly log: vscode.LogOutputChannel,
   ) {
     this.disposables.push(
       vscode.workspace.registerFileSystemProvider(OUTPUTS_SCHEME, this.files, { isCaseSensitive: true }),
@@ -131,12 +132,16 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     this.files.writeFile(uri, Buffer.from(JSON.stringify(empty, null, 1), "utf8"));
     // Known before the notebook opens: its label and kernel are the script's from the start.
     this.controller.sourceOf.set(uri.toString(), k);
+    const t0 = Date.now();
     nb = await vscode.workspace.openNotebookDocument(uri);
+    const t1 = Date.now();
     this.controller.sourceOf.set(nb.uri.toString(), k);
     this.outputs.set(k, nb);
     const editor = await vscode.window.showNotebookDocument(nb, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
+    const t2 = Date.now();
     this.controller.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
     await vscode.commands.executeCommand("notebook.selectKernel", { notebookEditor: editor, id: CONTROLLER_ID, extension: this.extensionId });
+    this.log.debug(`outputs notebook of ${script.fsPath}: opened in ${t1 - t0} ms, shown in ${t2 - t1} ms, kernel selected in ${Date.now() - t2} ms`);
     return nb;
   }
 
@@ -151,7 +156,9 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       if (!cell) throw new Error(`No # %% cell at line ${at + 1} of ${script.fsPath}.`);
       chosen = [cell];
     }
+    const t0 = Date.now();
     const nb = await this.outputNotebook(script);
+    this.log.debug(`run ${which} of ${script.fsPath}: outputs notebook shown in ${Date.now() - t0} ms`);
     for (const cell of chosen) {
       const at = nb.cellCount;
       const edit = new vscode.WorkspaceEdit();
@@ -161,7 +168,9 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       this.running.add(nb);
       let ok = false;
       try {
+        const t1 = Date.now();
         ok = await this.controller.execute([nb.cellAt(at)], nb);
+        this.log.debug(`run ${which} of ${script.fsPath}: cell ${at + 1} ran in ${Date.now() - t1} ms`);
       } finally {
         this.running.delete(nb);
       }

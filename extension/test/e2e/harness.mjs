@@ -186,7 +186,10 @@ export class CodeServer {
     await input.fill(fileName);
     // File search runs in the remote agent: slow under load.
     await page.locator(".quick-input-list .monaco-list-row", { hasText: fileName }).first().waitFor({ timeout: 90_000 });
+    // The moment the user opens the file: typing its name and the file search are before it.
+    const opened = Date.now();
     await page.keyboard.press("Enter");
+    return opened;
   }
 
   async runCommand(title) {
@@ -317,7 +320,24 @@ export class CodeServer {
       }
       await sleep(300);
     }
-    throw new Error(`no frame shows ${selector} within ${timeoutMs / 1000} s`);
+    throw new Error(`no frame shows ${selector} within ${timeoutMs / 1000} s${await this.widgetClues()}`);
+  }
+
+  /** What the outputs and the envlens log say about widgets: CI keeps no screenshots, so a
+   * failed widget step prints what the user would have seen instead. */
+  async widgetClues() {
+    const lines = [];
+    for (const frame of this.page.frames()) {
+      const text = await frame.evaluate(() => globalThis.document.body?.innerText ?? "").catch(() => "");
+      for (const line of text.split("\n")) if (/widget|error|loading|runtime/i.test(line)) lines.push(`  output: ${line.trim().slice(0, 200)}`);
+    }
+    const logs = path.join(this.dirs["user-data"], "logs");
+    for (const file of fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true }) : []) {
+      if (!String(file).endsWith("envlens.log")) continue;
+      const text = fs.readFileSync(path.join(logs, String(file)), "utf8");
+      for (const line of text.split("\n")) if (/widget/i.test(line)) lines.push(`  log: ${line.slice(0, 300)}`);
+    }
+    return lines.length ? `\n${[...new Set(lines)].slice(-30).join("\n")}` : "";
   }
 
   /** Scrolls the visible notebook until `row` is rendered: VS Code renders only the cells (and the

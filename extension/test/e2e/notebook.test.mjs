@@ -205,8 +205,7 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
     const { envPath } = prebuild("grow.ipynb");
     assert.ok(envPath, "envlens resolve --json gave no envPath");
     await compiled(envPath);
-    const t0 = Date.now();
-    await cs.quickOpen("grow.ipynb");
+    const t0 = await cs.quickOpen("grow.ipynb");
     await toolbar().locator(".action-item", { hasText: /envlens: tinyalpha, tinydelta/ }).first().waitFor({ timeout: 60_000 });
     // The user clicks Run as soon as the notebook shows its kernel; the harness's scrolling and
     // pointing before the click is not part of the figure.

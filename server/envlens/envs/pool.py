@@ -46,6 +46,7 @@ from envlens.envs.state import read_json, write_json
 from envlens.envs.uv import Uv
 from envlens.envs.uv_backend import build, compile_bytecode_in_background
 from envlens.errors import EnvlensError
+from envlens.processes import background_thread_priority
 from envlens.resolve import Resolution, pool_resolution
 from envlens.settings import Settings
 
@@ -245,6 +246,7 @@ class Replenisher:
         self.wake.set()
 
     def _run(self) -> None:
+        background_thread_priority()  # a spare is for later: the user's kernel comes first
         while not self.stop.is_set():
             self.wake.clear()
             try:
