@@ -73,6 +73,8 @@ export class EnvlensController implements vscode.Disposable {
   private readonly ranIn = new Map<string, string>();
   /** Notebook -> the number of its latest refresh. */
   private readonly refreshes = new Map<string, number>();
+  /** The newest refresh whose answer is applied, per notebook. */
+  private readonly applied = new Map<string, number>();
   /** The running session of each notebook (sessions whose start finished). */
   private readonly live = new Map<string, Session>();
   private readonly kernelEmitter = new vscode.EventEmitter<{ nb: vscode.NotebookDocument; sessionId: string; reason: "restart" | "shutdown" }>();
@@ -196,17 +198,16 @@ export class EnvlensController implements vscode.Disposable {
       return undefined;
     }
     const k = this.keyOf(nb);
-    // Refreshes overlap (typing, a build finishing): only the newest one's answer counts.
+    // Refreshes overlap (opening a notebook also makes the sidecar announce its declaration): each
+    // answer counts unless a newer one was applied already, so the first label shows at once.
     const gen = (this.refreshes.get(k) ?? 0) + 1;
     this.refreshes.set(k, gen);
     const res = await this.sidecar.resolve(this.sourceUri(nb));
-    this.sidecar.log.debug(`refresh ${k} #${gen}: ${res ? res.requirements.join(", ") || "no dependencies" : "not resolved"}${this.refreshes.get(k) !== gen ? " (superseded)" : ""}`);
-    if (!res || this.refreshes.get(k) !== gen) return res;
-    if (res.built && !this.pythonOf.has(res.key)) {
-      const info = await this.sidecar.environment(this.sourceUri(nb));
-      if (info?.pythonVersion) this.pythonOf.set(res.key, info.pythonVersion);
-      if (this.refreshes.get(k) !== gen) return res;
-    }
+    const stale = (this.applied.get(k) ?? 0) > gen;
+    this.sidecar.log.debug(`refresh ${k} #${gen}: ${res ? res.requirements.join(", ") || "no dependencies" : "not resolved"}${stale ? " (superseded)" : ""}`);
+    if (!res || stale) return res;
+    this.applied.set(k, gen);
+    if (res.pythonVersion) this.pythonOf.set(res.key, res.pythonVersion);
     this.resolved.set(k, res);
     if (res.runtime === "python") this.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
     this.updateLabel();

@@ -34,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
   registerCommands(context, { sidecar, controller, view, scripts });
   sidecar.log.info(`envlens ${context.extension.packageJSON.version as string} activated (workspace ${vscode.workspace.isTrusted ? "trusted" : "restricted"})`);
   void sidecar.ready();
+  scripts.prepareVisible();
 }
 
 export function deactivate(): void {

@@ -7,6 +7,7 @@
 import * as vscode from "vscode";
 import { cellAtLine, isPercentScript, percentCells, type PercentCell } from "./core/percent";
 import { CONTROLLER_ID, type EnvlensController } from "./controller";
+import { readSettings } from "./sidecar";
 
 export const OUTPUTS_SCHEME = "envlens-outputs";
 
@@ -79,6 +80,8 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   private saving: NodeJS.Timeout | undefined;
   /** Outputs notebooks with a cell running (saved when it ends). */
   private readonly running = new Set<vscode.NotebookDocument>();
+  /** Outputs notebooks shown once (their kernel selected). */
+  private readonly shown = new WeakSet<vscode.NotebookDocument>();
 
   constructor(
     private readonly controller: EnvlensController,
@@ -88,6 +91,15 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     this.disposables.push(
       vscode.workspace.registerFileSystemProvider(OUTPUTS_SCHEME, this.files, { isCaseSensitive: true }),
       vscode.languages.registerCodeLensProvider({ language: "python", scheme: "file" }, this),
+      // A script shown in an editor: its outputs notebook opens (hidden) at once, and with it the
+      // kernel, when its environment is built and approved (envlens.startKernelOnOpen): the first
+      // Run Cell then waits for neither.
+      vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => void this.prepare(e.document))),
+      // The script closed and its outputs were never shown: its kernel is not kept for nothing.
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        const nb = this.outputs.get(d.uri.toString());
+        if (nb && !nb.isClosed && !vscode.window.visibleNotebookEditors.some((e) => e.notebook === nb)) void this.controller.shutdown(nb);
+      }),
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         for (const [k, v] of this.outputs) if (v === nb) this.outputs.delete(k);
       }),
@@ -101,6 +113,11 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
         }, 300);
       }),
     );
+  }
+
+  /** Scripts already showing when the extension starts. */
+  prepareVisible(): void {
+    vscode.window.visibleTextEditors.forEach((e) => void this.prepare(e.document));
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
@@ -119,30 +136,52 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     return lenses;
   }
 
-  /** The untitled notebook that shows this script's outputs, with the envlens kernel selected. */
-  private async outputNotebook(script: vscode.Uri): Promise<vscode.NotebookDocument> {
+  /** The notebook of this script's outputs (opened, not yet shown), and whether it is new. */
+  private async outputsDocument(script: vscode.Uri): Promise<{ nb: vscode.NotebookDocument; fresh: boolean }> {
     const k = script.toString();
-    let nb = this.outputs.get(k);
-    if (nb && !nb.isClosed) {
-      await vscode.window.showNotebookDocument(nb, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
-      return nb;
-    }
+    const open = this.outputs.get(k);
+    if (open && !open.isClosed) return { nb: open, fresh: false };
     const uri = outputsUri(script);
     const empty = { cells: [], metadata: { language_info: { name: "python" }, envlens: { outputsOf: script.fsPath } }, nbformat: 4, nbformat_minor: 5 };
     this.files.writeFile(uri, Buffer.from(JSON.stringify(empty, null, 1), "utf8"));
     // Known before the notebook opens: its label and kernel are the script's from the start.
     this.controller.sourceOf.set(uri.toString(), k);
-    const t0 = Date.now();
-    nb = await vscode.workspace.openNotebookDocument(uri);
-    const t1 = Date.now();
+    const nb = await vscode.workspace.openNotebookDocument(uri);
     this.controller.sourceOf.set(nb.uri.toString(), k);
     this.outputs.set(k, nb);
+    return { nb, fresh: true };
+  }
+
+  /** Opens the outputs notebook of a percent script the user is looking at (see the constructor). */
+  private async prepare(doc: vscode.TextDocument): Promise<void> {
+    if (doc.uri.scheme !== "file" || doc.languageId !== "python" || !vscode.workspace.isTrusted) return;
+    if (!readSettings().settings.startKernelOnOpen || !isPercentScript(doc.getText())) return;
+    const open = this.outputs.get(doc.uri.toString());
+    if (open && !open.isClosed) {
+      void this.controller.refresh(open); // shown again: its environment may have been built since
+      return;
+    }
+    await this.outputsDocument(doc.uri).catch((e: unknown) => this.log.info(`the outputs notebook of ${doc.uri.fsPath} did not open: ${String(e)}`));
+  }
+
+  /** Shows the outputs notebook beside the script, with the envlens kernel selected. */
+  private async show(nb: vscode.NotebookDocument): Promise<void> {
+    const t0 = Date.now();
     const editor = await vscode.window.showNotebookDocument(nb, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
-    const t2 = Date.now();
+    if (this.shown.has(nb)) return;
+    this.shown.add(nb);
+    const t1 = Date.now();
     this.controller.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
     await vscode.commands.executeCommand("notebook.selectKernel", { notebookEditor: editor, id: CONTROLLER_ID, extension: this.extensionId });
-    this.log.debug(`outputs notebook of ${script.fsPath}: opened in ${t1 - t0} ms, shown in ${t2 - t1} ms, kernel selected in ${Date.now() - t2} ms`);
-    return nb;
+    this.log.debug(`outputs notebook ${nb.uri.path}: shown in ${t1 - t0} ms, kernel selected in ${Date.now() - t1} ms`);
+  }
+
+  private async append(nb: vscode.NotebookDocument, cell: PercentCell): Promise<number> {
+    const at = nb.cellCount;
+    const edit = new vscode.WorkspaceEdit();
+    edit.set(nb.uri, [vscode.NotebookEdit.insertCells(at, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, cell.code, "python")])]);
+    await vscode.workspace.applyEdit(edit);
+    return at;
   }
 
   async run(script: vscode.Uri, which: "cell" | "all", line?: number): Promise<void> {
@@ -156,15 +195,18 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       if (!cell) throw new Error(`No # %% cell at line ${at + 1} of ${script.fsPath}.`);
       chosen = [cell];
     }
+    if (!chosen.length) return;
     const t0 = Date.now();
-    const nb = await this.outputNotebook(script);
-    this.log.debug(`run ${which} of ${script.fsPath}: outputs notebook shown in ${Date.now() - t0} ms`);
-    for (const cell of chosen) {
-      const at = nb.cellCount;
-      const edit = new vscode.WorkspaceEdit();
-      const data = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, cell.code, "python");
-      edit.set(nb.uri, [vscode.NotebookEdit.insertCells(at, [data])]);
-      await vscode.workspace.applyEdit(edit);
+    const { nb, fresh } = await this.outputsDocument(script);
+    // Opened before (hidden, as the script showed): the kernel starts now if it has not yet (the
+    // environment may have been built since); a new one does so as it opens.
+    if (!fresh) void this.controller.refresh(nb);
+    // The first cell goes in before the editor shows: one edit less while the window draws it.
+    let at = await this.append(nb, chosen[0]);
+    await this.show(nb);
+    this.log.debug(`run ${which} of ${script.fsPath}: outputs notebook ready in ${Date.now() - t0} ms`);
+    for (const [i, cell] of chosen.entries()) {
+      if (i > 0) at = await this.append(nb, cell);
       this.running.add(nb);
       let ok = false;
       try {

@@ -33,6 +33,8 @@ export interface ResolveResult {
   key: string;
   envPath: string;
   built: boolean;
+  /** The built environment's Python ("3.13.0"), null before it is built. */
+  pythonVersion: string | null;
 }
 
 /** An environment operation (add, remove, sync, import, revert, lock, check): a job, kept across

@@ -297,11 +297,16 @@ export class CodeServer {
       }
       // All frames at once, each read without waiting (a locator's innerText waits for a frame
       // that is not ready, which made this poll, and the figures timed with it, seconds long).
+      // Each frame says when it was read: `textSeenAt` is that moment for the frame that showed the
+      // text (figures end there, not when the slowest frame, often the workbench, has answered).
       const bodies = await Promise.all(
-        this.page.frames().map((frame) => frame.evaluate(() => globalThis.document.body?.innerText ?? "").catch(() => "")),
+        this.page.frames().map((frame) => frame.evaluate(() => ({ at: Date.now(), text: globalThis.document.body?.innerText ?? "" })).catch(() => ({ at: 0, text: "" }))),
       );
-      const body = bodies.find((b) => pattern.test(b));
-      if (body !== undefined) return body;
+      const body = bodies.find((b) => pattern.test(b.text));
+      if (body !== undefined) {
+        this.textSeenAt = body.at;
+        return body.text;
+      }
       await sleep(100);
     }
     throw new Error(`text ${pattern} did not appear within ${timeoutMs / 1000} s`);
@@ -381,7 +386,9 @@ export class CodeServer {
       run: async () => {
         await reveal();
         await row.hover();
-        await row.locator(".run-button-container .action-label").first().click();
+        // A cell still running shows Stop in that place (its output may show before it ends):
+        // a user waits for Run to come back rather than interrupt it.
+        await row.locator('.run-button-container .action-label:not([aria-label*="Stop"])').first().click({ timeout: 120_000 });
       },
       /** Scrolls to the cell and points at it; returns the click on its Run button, so a figure can
        * start at the user's click rather than at the harness's scrolling. */

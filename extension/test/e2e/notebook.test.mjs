@@ -95,6 +95,13 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
   };
   /** A cached environment, as on a second opening: its background bytecode compile has finished
    * (envs/uv_backend.py writes this marker at its end). */
+  /** The pool's spare environment is built: on a second opening it was built the first time
+   * (spares last across restarts); a fresh test cache builds it as the sidecar starts. */
+  const poolFull = () =>
+    waitForAsync(async () => {
+      const pool = path.join(cs.dirs["envlens-cache"], "envs", ".pool");
+      return fs.existsSync(pool) && fs.readdirSync(pool).some((d) => fs.existsSync(path.join(pool, d, "pool.json")));
+    }, 180_000, "the pool's spare environment");
   const compiled = (envPath) => waitForAsync(async () => fs.existsSync(path.join(envPath, "envlens-bytecode")), 120_000, `the bytecode of ${envPath}`);
 
   before(async () => {
@@ -159,12 +166,19 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
   });
 
   step("a script's Run Cell (environment cached): its outputs notebook has the script's label", async () => {
-    // Build once, then time Run Cell with the environment in the cache and no kernel running.
+    // A second opening: the environment is built (and compiled) and no kernel runs; the user opens
+    // the script and clicks Run Cell as soon as the lens shows.
     await compiled(prebuild("analysis.py").envPath);
-    const t0 = Date.now();
-    await cs.lens("Run Cell").click();
+    await poolFull();
+    await cs.runCommand("View: Close All Editors");
+    const t0 = await cs.quickOpen("analysis.py");
+    const lens = cs.lens("Run Cell");
+    await lens.waitFor({ state: "visible", timeout: 30_000 });
+    const t1 = Date.now(); // the user's click
+    await lens.click();
     await cs.waitForText(/^tinyalpha 1\.0$/m, 120_000);
-    figures.scriptRunCellMs = Date.now() - t0;
+    figures.scriptRunCellMs = cs.textSeenAt - t1;
+    figures.scriptOpenToFirstOutputMs = cs.textSeenAt - t0;
     const tab = cs.page.locator(".tab", { hasText: "analysis.py outputs.ipynb" }).first();
     await tab.waitFor({ timeout: 10_000 });
     await toolbar().locator(".action-item", { hasText: /envlens: tinyalpha \(Python 3\.\d+\)/ }).first().waitFor({ timeout: 30_000 });
@@ -214,7 +228,7 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
     const t1 = Date.now();
     await click();
     await cs.waitForText(/^state set$/m, 60_000, { package: "tinydelta" });
-    const t2 = Date.now();
+    const t2 = cs.textSeenAt;
     figures.notebookOpenToFirstOutputMs = tLabel - t0 + (t2 - t1);
     figures.notebookRunToFirstOutputMs = t2 - t1;
     // envlens.startKernelOnOpen: the approved notebook's kernel started before the Run click.

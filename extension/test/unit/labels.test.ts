@@ -29,6 +29,7 @@ function res(partial: Partial<ResolveResult>): ResolveResult {
     key: "0123456789abcdef",
     envPath: "/c/envs/0123456789abcdef",
     built: false,
+    pythonVersion: null,
     ...partial,
   };
 }

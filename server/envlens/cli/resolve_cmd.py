@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from envlens.envs.inventory import resolution_json
 from envlens.resolve import resolve
 
 
@@ -23,7 +24,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     res = resolve(args.path)
-    data = res.to_json()
+    data: dict[str, Any] = resolution_json(res)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

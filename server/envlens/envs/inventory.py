@@ -17,12 +17,14 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from envlens import paths
 from envlens.envs.runner import tool_env
 from envlens.errors import BuildError
+from envlens.resolve import Resolution
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,12 @@ def installed(env: Path) -> list[Distribution]:
             if name and version:
                 found.setdefault(canonicalize_name(name), Distribution(name, version))
     return [found[k] for k in sorted(found)]
+
+
+def resolution_json(res: Resolution) -> dict[str, Any]:
+    """What `envlens resolve --json` prints and `envlens/resolve` answers: the resolution, and the
+    built environment's Python version (the editor's kernel label needs it at once)."""
+    return {**res.to_json(), "pythonVersion": python_version(res.env_dir) if res.built else None}
 
 
 def python_version(env: Path) -> str | None:

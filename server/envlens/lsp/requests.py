@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from envlens import trust
 from envlens.envs import jobs
-from envlens.envs.inventory import quick_knowledge
+from envlens.envs.inventory import quick_knowledge, resolution_json
 from envlens.errors import EnvlensError
 from envlens.locking import drift as lock
 from envlens.lsp import protocol as P
@@ -69,7 +69,7 @@ def register(server: EnvlensServer) -> None:
     def resolve_request(ls: EnvlensServer, params: Any) -> dict[str, Any]:
         try:
             key, path = target(ls, request_uri(params))
-            return resolution(ls, key, path).to_json()
+            return resolution_json(resolution(ls, key, path))
         except (EnvlensError, OSError) as exc:
             raise failure(ls, exc, log=False) from None
 
