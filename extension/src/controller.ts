@@ -73,6 +73,8 @@ export class EnvlensController implements vscode.Disposable {
   private readonly ranIn = new Map<string, string>();
   /** Notebook -> the number of its latest refresh. */
   private readonly refreshes = new Map<string, number>();
+  /** Notebooks whose kernel is envlens's (VS Code selected this controller for them). */
+  readonly selected = new WeakSet<vscode.NotebookDocument>();
   /** The newest refresh whose answer is applied, per notebook. */
   private readonly applied = new Map<string, number>();
   /** The running session of each notebook (sessions whose start finished). */
@@ -96,6 +98,7 @@ export class EnvlensController implements vscode.Disposable {
       await this.execute(cells, nb);
     };
     this.controller.interruptHandler = (nb) => this.interrupt(nb);
+    this.controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => (selected ? this.selected.add(notebook) : this.selected.delete(notebook)));
     sidecar.onNotification<KernelOutputNotification>(Methods.kernelOutput, (n) => this.listeners.get(n.executionId)?.(n.output));
     // Typing a dependency (an untitled notebook too): the label follows once the sidecar has the edit.
     sidecar.onNotification<DeclarationChangedNotification>(Methods.declarationChanged, (n) => {

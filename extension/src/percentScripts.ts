@@ -171,9 +171,12 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     if (this.shown.has(nb)) return;
     this.shown.add(nb);
     const t1 = Date.now();
-    this.controller.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
-    await vscode.commands.executeCommand("notebook.selectKernel", { notebookEditor: editor, id: CONTROLLER_ID, extension: this.extensionId });
-    this.log.debug(`outputs notebook ${nb.uri.path}: shown in ${t1 - t0} ms, kernel selected in ${Date.now() - t1} ms`);
+    const already = this.controller.selected.has(nb); // VS Code took the preferred controller itself
+    if (!already) {
+      this.controller.controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+      await vscode.commands.executeCommand("notebook.selectKernel", { notebookEditor: editor, id: CONTROLLER_ID, extension: this.extensionId });
+    }
+    this.log.debug(`outputs notebook ${nb.uri.path}: shown in ${t1 - t0} ms, kernel ${already ? "selected by VS Code" : `selected in ${Date.now() - t1} ms`}`);
   }
 
   private async append(nb: vscode.NotebookDocument, cell: PercentCell): Promise<number> {

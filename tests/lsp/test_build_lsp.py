@@ -83,6 +83,7 @@ async def test_install_shows_progress_and_the_environment(
         resolved["built"]
         and resolved["requirements"] == ["tinyimg"]
         and resolved["key"] == info["key"]
+        and resolved["pythonVersion"] == info["pythonVersion"]  # the kernel label's, at once
     )
 
     # The declaration changes: the environment is out of date.
