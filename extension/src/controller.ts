@@ -73,6 +73,9 @@ export class EnvlensController implements vscode.Disposable {
   private readonly ranIn = new Map<string, string>();
   /** Notebook -> the number of its latest refresh. */
   private readonly refreshes = new Map<string, number>();
+  /** Notebooks whose kernel starts on their next run only, not as they refresh (a script's hidden
+   * outputs notebook once the script closed). */
+  readonly cold = new WeakSet<vscode.NotebookDocument>();
   /** Notebooks whose kernel is envlens's (VS Code selected this controller for them). */
   readonly selected = new WeakSet<vscode.NotebookDocument>();
   /** The newest refresh whose answer is applied, per notebook. */
@@ -227,7 +230,7 @@ export class EnvlensController implements vscode.Disposable {
    * its first run does not wait for Python and ipykernel to load. Asks nothing and builds nothing;
    * a failure is left for the first run to report. */
   private async warmStart(nb: vscode.NotebookDocument, res: ResolveResult): Promise<void> {
-    if (res.runtime !== "python" || !res.built || nb.isClosed || !readSettings().settings.startKernelOnOpen) return;
+    if (res.runtime !== "python" || !res.built || nb.isClosed || this.cold.has(nb) || !readSettings().settings.startKernelOnOpen) return;
     try {
       const state = await this.sidecar.request<TrustState>(TRUST_STATE, { uri: this.sourceUri(nb).toString() });
       if (!state.trusted || nb.isClosed || this.sessions.has(this.keyOf(nb))) return;

@@ -80,6 +80,8 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   private saving: NodeJS.Timeout | undefined;
   /** Outputs notebooks with a cell running (saved when it ends). */
   private readonly running = new Set<vscode.NotebookDocument>();
+  /** The text documents in view (a script coming into view prepares its outputs). */
+  private visible = new Set<vscode.TextDocument>();
   /** Outputs notebooks shown once (their kernel selected). */
   private readonly shown = new WeakSet<vscode.NotebookDocument>();
 
@@ -94,11 +96,20 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
       // A script shown in an editor: its outputs notebook opens (hidden) at once, and with it the
       // kernel, when its environment is built and approved (envlens.startKernelOnOpen): the first
       // Run Cell then waits for neither.
-      vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => void this.prepare(e.document))),
+      // Only a script that comes into view: closing the outputs notebook (or every editor, the
+      // script last) must not start its kernel again.
+      vscode.window.onDidChangeVisibleTextEditors((editors) => {
+        const before = this.visible;
+        this.visible = new Set(editors.map((e) => e.document));
+        this.visible.forEach((d) => !before.has(d) && void this.prepare(d));
+      }),
       // The script closed and its outputs were never shown: its kernel is not kept for nothing.
       vscode.workspace.onDidCloseTextDocument((d) => {
         const nb = this.outputs.get(d.uri.toString());
-        if (nb && !nb.isClosed && !vscode.window.visibleNotebookEditors.some((e) => e.notebook === nb)) void this.controller.shutdown(nb);
+        if (nb && !nb.isClosed && !vscode.window.visibleNotebookEditors.some((e) => e.notebook === nb)) {
+          this.controller.cold.add(nb); // and not started again by the next refresh
+          void this.controller.shutdown(nb);
+        }
       }),
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         for (const [k, v] of this.outputs) if (v === nb) this.outputs.delete(k);
@@ -117,7 +128,8 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
 
   /** Scripts already showing when the extension starts. */
   prepareVisible(): void {
-    vscode.window.visibleTextEditors.forEach((e) => void this.prepare(e.document));
+    this.visible = new Set(vscode.window.visibleTextEditors.map((e) => e.document));
+    this.visible.forEach((d) => void this.prepare(d));
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
@@ -158,6 +170,7 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     if (!readSettings().settings.startKernelOnOpen || !isPercentScript(doc.getText())) return;
     const open = this.outputs.get(doc.uri.toString());
     if (open && !open.isClosed) {
+      this.controller.cold.delete(open);
       void this.controller.refresh(open); // shown again: its environment may have been built since
       return;
     }
@@ -203,7 +216,10 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     const { nb, fresh } = await this.outputsDocument(script);
     // Opened before (hidden, as the script showed): the kernel starts now if it has not yet (the
     // environment may have been built since); a new one does so as it opens.
-    if (!fresh) void this.controller.refresh(nb);
+    if (!fresh) {
+      this.controller.cold.delete(nb);
+      void this.controller.refresh(nb);
+    }
     // The first cell goes in before the editor shows: one edit less while the window draws it.
     let at = await this.append(nb, chosen[0]);
     await this.show(nb);

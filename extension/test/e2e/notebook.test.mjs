@@ -168,7 +168,8 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
   step("a script's Run Cell (environment cached): its outputs notebook has the script's label", async () => {
     // A second opening: the environment is built (and compiled) and no kernel runs; the user opens
     // the script and clicks Run Cell as soon as the lens shows.
-    await compiled(prebuild("analysis.py").envPath);
+    const { envPath } = prebuild("analysis.py");
+    await compiled(envPath);
     await poolFull();
     await cs.runCommand("View: Close All Editors");
     const t0 = await cs.quickOpen("analysis.py");
@@ -179,6 +180,11 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
     await cs.waitForText(/^tinyalpha 1\.0$/m, 120_000);
     figures.scriptRunCellMs = cs.textSeenAt - t1;
     figures.scriptOpenToFirstOutputMs = cs.textSeenAt - t0;
+    // envlens.startKernelOnOpen: the script's kernel started as it showed, before the click.
+    const kernels = cs.processesWith(envPath);
+    assert.ok(kernels.length > 0, `no kernel runs in ${envPath}`);
+    const started = Math.max(...kernels.map((k) => cs.processStartMs(k.pid)));
+    assert.ok(started < t1, `the kernel started ${started - t1} ms after the Run Cell click, not as the script opened`);
     const tab = cs.page.locator(".tab", { hasText: "analysis.py outputs.ipynb" }).first();
     await tab.waitFor({ timeout: 10_000 });
     await toolbar().locator(".action-item", { hasText: /envlens: tinyalpha \(Python 3\.\d+\)/ }).first().waitFor({ timeout: 30_000 });

@@ -34,6 +34,9 @@ def serve(args: argparse.Namespace) -> int:
     envlens_log = logging.getLogger("envlens")
     envlens_log.setLevel(logging.INFO if not getattr(args, "verbose", False) else logging.DEBUG)
     envlens_log.addHandler(LspLogHandler(server))
+    # Once, through window/logMessage: the editor shows the sidecar's stderr as errors, so an info
+    # line there read "[error] envlens: 0 earlier job(s) listed".
+    envlens_log.propagate = False
     logging.getLogger("pygls").setLevel(logging.WARNING)
     server.start_io(stdin, stdout)
     return 0

@@ -428,7 +428,7 @@ class EnvlensServer(LanguageServer):
 
 
 class LspLogHandler(logging.Handler):
-    """Python logging -> window/logMessage (stderr gets it from the root handler)."""
+    """Python logging -> window/logMessage (the only place `envlens serve` sends it)."""
 
     LEVELS: ClassVar[dict[int, types.MessageType]] = {
         logging.ERROR: types.MessageType.Error,
