@@ -20,7 +20,7 @@ from envlens.lsp import protocol as P
 from envlens.lsp import trust as lsp_trust
 from envlens.lsp.context import file_text
 from envlens.lsp.edits import notebook_change, text_change
-from envlens.lsp.server import EnvlensServer
+from envlens.lsp.server import EnvlensServer, client_answer
 
 
 async def apply_planned(
@@ -106,8 +106,8 @@ def workspace_edit(
 
 
 async def _send_workspace_edit(ls: EnvlensServer, edit: types.WorkspaceEdit, label: str) -> None:
-    result = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=edit, label=label)
+    result = await client_answer(
+        ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
     )
     if not result.applied:
         raise EnvlensError(
@@ -141,9 +141,7 @@ def notebook_edits(
 
 async def apply_notebook_operations(ls: EnvlensServer, key: str, ops: list[dict[str, Any]]) -> None:
     try:
-        result = await ls.protocol.send_request_async(
-            P.APPLY_NOTEBOOK_EDIT, {"uri": key, "edits": ops}
-        )
+        result = await ls.ask_client(P.APPLY_NOTEBOOK_EDIT, {"uri": key, "edits": ops})
     except Exception as exc:
         raise EnvlensError(
             f"the editor could not add, remove or re-describe notebook cells ({exc})",

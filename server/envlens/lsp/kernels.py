@@ -44,7 +44,7 @@ from envlens.lsp.protocol import (
     KERNEL_START,
     KERNEL_UPDATE,
 )
-from envlens.lsp.server import EnvlensServer
+from envlens.lsp.server import EnvlensServer, client_answer
 from envlens.resolve import resolve
 from envlens.trust import require_trusted
 
@@ -56,14 +56,16 @@ async def _acquire_deno(ls: EnvlensServer, path: Path, progress: Callable[[str],
     from envlens.envs.tools import acquire_deno
     from envlens.kernels import deno
 
-    answer = await ls.window_show_message_request_async(
-        types.ShowMessageRequestParams(
-            type=types.MessageType.Info,
-            message=deno.download_prompt(path),
-            actions=[
-                types.MessageActionItem(title=deno.DOWNLOAD_ACTION),
-                types.MessageActionItem(title="Not now"),
-            ],
+    answer = await client_answer(
+        ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Info,
+                message=deno.download_prompt(path),
+                actions=[
+                    types.MessageActionItem(title=deno.DOWNLOAD_ACTION),
+                    types.MessageActionItem(title="Not now"),
+                ],
+            )
         )
     )
     if answer is None or answer.title != deno.DOWNLOAD_ACTION:
@@ -200,7 +202,7 @@ def register(server: EnvlensServer) -> None:
 
         async def on_input(prompt: str, password: bool) -> str | None:
             """input() / getpass(): the client asks the user (VS Code's input box)."""
-            answer = await ls.protocol.send_request_async(
+            answer = await ls.ask_client(
                 KERNEL_INPUT,
                 {
                     "sessionId": session_id,

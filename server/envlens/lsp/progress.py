@@ -17,7 +17,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from envlens.errors import BuildCancelledError, EnvlensError
-from envlens.lsp.server import EnvlensServer, Operation
+from envlens.lsp.server import EnvlensServer, Operation, client_answer
 
 log = logging.getLogger("envlens.lsp")
 
@@ -30,7 +30,7 @@ async def begin(
         return
     token = f"envlens-{uuid.uuid4().hex[:12]}"
     try:
-        await ls.work_done_progress.create_async(token)
+        await client_answer(ls.work_done_progress.create_async(token))
     except Exception as exc:
         log.info("window/workDoneProgress/create failed: %s", exc)
         return

@@ -12,10 +12,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -123,6 +123,16 @@ def jupyter_metadata(md: Any) -> dict[str, Any]:
     ):
         return dict(inner)
     return dict(md)
+
+
+T = TypeVar("T")
+
+
+async def client_answer(request: Awaitable[T]) -> T:
+    """Awaits the client's answer to a request of the server. The one waiting may stop caring (an
+    interrupted input(), a cancelled command); the request's own future is shielded from that:
+    cancelled, pygls fails on the client's late answer and shows "Error in server: CANCELLED"."""
+    return await asyncio.shield(request)
 
 
 class EnvlensServer(LanguageServer):
@@ -384,6 +394,10 @@ class EnvlensServer(LanguageServer):
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    async def ask_client(self, method: str, params: Any) -> Any:
+        """A request of ours to the client (an input box, a notebook edit)."""
+        return await client_answer(self.protocol.send_request_async(method, params))
 
     def log_message(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
         self.window_log_message(types.LogMessageParams(type=kind, message=message))

@@ -7,7 +7,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from envlens.lsp.server import EnvlensServer
+from envlens.lsp.server import EnvlensServer, client_answer
 from envlens.settings import Settings
 
 log = logging.getLogger("envlens.lsp")
@@ -36,8 +36,10 @@ async def fetch(ls: EnvlensServer) -> None:
     if not ls.supports("workspace", "configuration"):
         return
     try:
-        result = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="envlens")])
+        result = await client_answer(
+            ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="envlens")])
+            )
         )
     except Exception as exc:
         log.info("workspace/configuration failed: %s", exc)
