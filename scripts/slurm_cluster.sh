@@ -152,7 +152,10 @@ start() {
 stop_pid() {  # stop_pid PIDFILE NAME: TERM it, wait up to 10 s, then KILL
   local pidfile="$1" name="$2" pid
   pid_alive "$pidfile" "$name" || { rm -f "$pidfile"; return 0; }
-  pid="$(cat "$pidfile")"
+  # After `scontrol shutdown` the daemon may exit (and remove its PID file) right now: an unread
+  # file is a daemon gone, not an error that stops the script before munged is stopped.
+  pid="$(cat "$pidfile" 2>/dev/null || true)"
+  [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do
     pid_alive "$pidfile" "$name" || { rm -f "$pidfile"; return 0; }
