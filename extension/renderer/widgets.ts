@@ -180,7 +180,13 @@ class WidgetManager extends HTMLManager {
           this.outputModels.add(commId);
           this.trackCapture(commId, state);
         }
-        await this.handle_comm_open(comm, kernelMsg(w) as KernelMessage.ICommOpenMsg);
+        // The model is registered at once, created in the background: not awaited, because its
+        // state may refer to a model whose comm_open comes next (a replay to a renderer that starts
+        // late lists models in creation order, and interact's box got its children after it was
+        // made); awaited, that reference waited 30 s for a message queued behind it.
+        this.handle_comm_open(comm, kernelMsg(w) as KernelMessage.ICommOpenMsg).catch((e: unknown) =>
+          this.post({ type: "log", message: `the widget ${commId} could not be created: ${String(e)}` }),
+        );
         for (const done of this.modelWaiters.get(commId) ?? []) done();
         this.modelWaiters.delete(commId);
         return;

@@ -61,12 +61,9 @@ function notebook(sources = undefined) {
   };
 }
 
-// Steps that failed in some runs on 2026-12-02 under load 8-10 and passed in others (see that
-// session's closing note): after Restart Kernel, the re-run cell's stream output was missing from
-// its result once (the cell ended "ok" with no outputs). Remove once the cause is found.
-const FLAKY = new Map([
-  ["provenance: after the declaration changes and syncs, cells say 'outputs from an older environment'; re-running one clears it", "flaky: the re-run cell's output after Restart Kernel was missing once in 3 runs"],
-]);
+// Steps known to fail now and then, by name -> why (none now: the provenance step's flake, a run
+// reaching the kernel being restarted, was fixed by the controller's wait for the restart).
+const FLAKY = new Map([]);
 
 describe("envlens in code-server", { concurrency: false }, () => {
   const cs = new CodeServer();

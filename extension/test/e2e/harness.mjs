@@ -334,7 +334,10 @@ export class CodeServer {
     const lines = [];
     for (const frame of this.page.frames()) {
       const text = await frame.evaluate(() => globalThis.document.body?.innerText ?? "").catch(() => "");
-      for (const line of text.split("\n")) if (/widget|error|loading|runtime/i.test(line)) lines.push(`  output: ${line.trim().slice(0, 200)}`);
+      for (const line of text.split("\n")) {
+        // What a user reads, not the script text of a frame that shows its source.
+        if (/widget|error|loading|runtime/i.test(line) && !/[;{}(]\s*$|=>|^\s*(return|function|const|let|var)\b/.test(line)) lines.push(`  output: ${line.trim().slice(0, 200)}`);
+      }
     }
     const logs = path.join(this.dirs["user-data"], "logs");
     for (const file of fs.existsSync(logs) ? fs.readdirSync(logs, { recursive: true }) : []) {

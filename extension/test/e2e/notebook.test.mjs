@@ -129,6 +129,20 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
         1,
       ),
     );
+    // A box made before any widget shows: its children come after it (interact sets them later).
+    fs.writeFileSync(
+      ws("late.ipynb"),
+      JSON.stringify(
+        notebook([
+          decl("ipywidgets", "tqdm", "anywidget", "tinyalpha"),
+          'from ipywidgets import interactive\nbox = interactive(lambda x: x * 2, x=(0, 10))\nprint("made out of sight")',
+          "import ipywidgets as w\nw.IntSlider(value=5, description='late')",
+          "box",
+        ]),
+        null,
+        1,
+      ),
+    );
     cs.writeSettings({ "envlens.trace.server": "messages", "python.useEnvironmentsExtension": true });
     cs.installExtension(VSIX);
     cs.installExtension(pythonEnvsVsix());
@@ -344,6 +358,19 @@ describe("the notebook in VS Code (issue 13)", { concurrency: false }, () => {
     assert.equal(sliders.length, 1);
     assert.equal(sliders[0].state.value, 10);
     assert.match(saved.cells[0].source.join(""), /tinyimg/);
+  });
+
+  step("widgets made before the notebook showed any render at once when the first one shows", async () => {
+    // The renderer starts with the first widget output and is sent every model made so far, in
+    // the order they were made: the interact box refers to children made after it.
+    prebuild("late.ipynb");
+    await cs.quickOpen("late.ipynb");
+    await toolbar().locator(".action-item", { hasText: /envlens: ipywidgets, tqdm \+2/ }).first().waitFor({ timeout: 60_000 });
+    await cs.runCommand("Notebook: Run All");
+    await cs.waitForText(/^made out of sight$/m, 60_000);
+    // Shown within seconds; waiting on the box's children behind their own messages took 30 s.
+    const frame = await cs.frameWith(".widget-slider .widget-label:text-is('late')", 15_000);
+    await frame.locator(".widget-interact .widget-slider").first().waitFor({ timeout: 15_000 });
   });
 
   step("input() and getpass() open VS Code's input box; Interrupt while it waits ends the cell", async () => {
