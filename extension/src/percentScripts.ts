@@ -82,6 +82,8 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
   private readonly running = new Set<vscode.NotebookDocument>();
   /** The text documents in view (a script coming into view prepares its outputs). */
   private visible = new Set<vscode.TextDocument>();
+  /** Outputs notebooks being opened, by script. */
+  private readonly opening = new Map<string, Promise<{ nb: vscode.NotebookDocument; fresh: boolean }>>();
   /** Outputs notebooks shown once (their kernel selected). */
   private readonly shown = new WeakSet<vscode.NotebookDocument>();
 
@@ -148,11 +150,23 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     return lenses;
   }
 
-  /** The notebook of this script's outputs (opened, not yet shown), and whether it is new. */
-  private async outputsDocument(script: vscode.Uri): Promise<{ nb: vscode.NotebookDocument; fresh: boolean }> {
+  /** The notebook of this script's outputs (opened, not yet shown), and whether it is new. One
+   * opening at a time per script: a Run Cell clicked while the script's showing opens it waits for
+   * that opening instead of writing the file again. */
+  private outputsDocument(script: vscode.Uri): Promise<{ nb: vscode.NotebookDocument; fresh: boolean }> {
     const k = script.toString();
     const open = this.outputs.get(k);
-    if (open && !open.isClosed) return { nb: open, fresh: false };
+    if (open && !open.isClosed) return Promise.resolve({ nb: open, fresh: false });
+    let opening = this.opening.get(k);
+    if (!opening) {
+      opening = this.openOutputs(script).finally(() => this.opening.delete(k));
+      this.opening.set(k, opening);
+    }
+    return opening;
+  }
+
+  private async openOutputs(script: vscode.Uri): Promise<{ nb: vscode.NotebookDocument; fresh: boolean }> {
+    const k = script.toString();
     const uri = outputsUri(script);
     const empty = { cells: [], metadata: { language_info: { name: "python" }, envlens: { outputsOf: script.fsPath } }, nbformat: 4, nbformat_minor: 5 };
     this.files.writeFile(uri, Buffer.from(JSON.stringify(empty, null, 1), "utf8"));
