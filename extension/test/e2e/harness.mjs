@@ -458,5 +458,9 @@ export class CodeServer {
     // VS Code's logs, among them the envlens output channel (exthost/output_logging_*/N-envlens.log).
     const logs = path.join(this.dirs["user-data"], "logs");
     if (fs.existsSync(logs)) fs.cpSync(logs, path.join(ARTIFACTS, `vscode-logs${this.name ? `-${this.name}` : ""}`), { recursive: true });
+    // The logs and screenshots are in test-artifacts/; the rest (environments, code-server's data)
+    // is 0.4-0.5 GB a suite, and a machine that runs the tests often filled its disk with them.
+    // ENVLENS_E2E_KEEP=1 keeps it to look into.
+    if (!process.env.ENVLENS_E2E_KEEP) fs.rmSync(this.work, { recursive: true, force: true, maxRetries: 3 });
   }
 }
