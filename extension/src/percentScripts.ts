@@ -184,11 +184,17 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     if (!readSettings().settings.startKernelOnOpen || !isPercentScript(doc.getText())) return;
     const open = this.outputs.get(doc.uri.toString());
     if (open && !open.isClosed) {
-      this.controller.cold.delete(open);
-      void this.controller.refresh(open); // shown again: its environment may have been built since
+      this.wake(open); // shown again: its environment may have been built since
       return;
     }
     await this.outputsDocument(doc.uri).catch((e: unknown) => this.log.info(`the outputs notebook of ${doc.uri.fsPath} did not open: ${String(e)}`));
+  }
+
+  /** An outputs notebook opened before: its kernel may start again (refresh starts it when the
+   * environment is built and approved). */
+  private wake(nb: vscode.NotebookDocument): void {
+    this.controller.cold.delete(nb);
+    void this.controller.refresh(nb);
   }
 
   /** Shows the outputs notebook beside the script, with the envlens kernel selected. */
@@ -230,10 +236,7 @@ export class PercentScripts implements vscode.CodeLensProvider, vscode.Disposabl
     const { nb, fresh } = await this.outputsDocument(script);
     // Opened before (hidden, as the script showed): the kernel starts now if it has not yet (the
     // environment may have been built since); a new one does so as it opens.
-    if (!fresh) {
-      this.controller.cold.delete(nb);
-      void this.controller.refresh(nb);
-    }
+    if (!fresh) this.wake(nb);
     // The first cell goes in before the editor shows: one edit less while the window draws it.
     let at = await this.append(nb, chosen[0]);
     await this.show(nb);
